@@ -1,0 +1,67 @@
+# kvkgate — every developer and CI entry point. `make test` installs what is missing and runs
+# everything: lint, types, template checks, tests.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.12: build the venvs from 3.12 where it exists (pyenv or system), else python3.
+PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12) python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SAM_BIN := $(SAM_VENV)/bin
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+# Tests must never reach real AWS: fake credentials unless the caller set real ones on purpose.
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install lint format typecheck template-lint test unit clean
+
+help:
+	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
+	@echo "make lint|typecheck|template-lint|unit   one part of that"
+	@echo "make format          apply ruff's formatting and safe fixes"
+	@echo "make clean           remove venvs and build output"
+
+$(VENV)/.installed: requirements-dev.txt layers/kvkgate/requirements.txt layers/kvkgate/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt -r layers/kvkgate/requirements.txt -e layers/kvkgate
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -x $(SAM_BIN)/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_BIN)/python -m pip install -q --upgrade pip
+	$(SAM_BIN)/python -m pip install -q -r requirements-sam.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+template-lint: $(SAM_VENV)/.installed
+	$(SAM_BIN)/sam validate --lint --template template.yaml
+	$(SAM_BIN)/python local/lint_template.py template.yaml
+
+unit: $(VENV)/.installed
+	@mkdir -p test-artifacts
+	$(BIN)/pytest $(PYTEST_ARGS)
+	@if grep -rqF -f tests/fixtures/never-logged-keys.txt test-artifacts; then \
+		echo "FAIL: an API key used by the tests appears in test-artifacts/ logs"; exit 1; \
+	else echo "checked: no test API key in test-artifacts/ logs"; fi
+
+test: install lint typecheck template-lint unit
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""Settings from the environment (design §6), parsed once per execution environment.
+
+A bad value fails at cold start with the variable's name, not later with a confusing error.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+KVK_TEST_BASE_URL = "https://api.kvk.nl/test/api"
+KVK_PRODUCTION_BASE_URL = "https://api.kvk.nl/api"
+# KVK allows 100 calls/s per key; stay a little below so clock skew between callers is absorbed.
+DEFAULT_RATE_LIMIT_PER_SECOND = 90.0
+
+
+class ConfigError(ValueError):
+    """One or more environment variables hold a value the layer cannot use."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    kvk_base_url: str = Field(KVK_TEST_BASE_URL, alias="KVK_BASE_URL")
+    kvk_api_key_secret_id: str | None = Field(None, alias="KVK_API_KEY_SECRET_ID", min_length=1)
+    table_name: str | None = Field(None, alias="TABLE_NAME", min_length=3, max_length=255)
+    event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME", min_length=1)
+    kvk_rate_limit_per_second: float = Field(
+        DEFAULT_RATE_LIMIT_PER_SECOND, alias="KVK_RATE_LIMIT_PER_SECOND", gt=0, le=100
+    )
+    kvk_monthly_quota: int = Field(300_000, alias="KVK_MONTHLY_QUOTA", gt=0)
+    cache_ttl_seconds: int = Field(86_400, alias="CACHE_TTL_SECONDS", ge=0)
+    negative_cache_ttl_seconds: int = Field(3_600, alias="NEGATIVE_CACHE_TTL_SECONDS", ge=0)
+    stale_if_error_seconds: int = Field(7 * 86_400, alias="STALE_IF_ERROR_SECONDS", ge=0)
+    kvk_timeout_seconds: float = Field(3.0, alias="KVK_TIMEOUT_SECONDS", gt=0, le=30)
+    kvk_ca_bundle: Path | None = Field(None, alias="KVK_CA_BUNDLE")
+
+    @field_validator("kvk_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as " + KVK_TEST_BASE_URL)
+        if value.endswith(("/v1", "/v2")):
+            raise ValueError("must be the root without the API version, such as " + KVK_TEST_BASE_URL)
+        return value
+
+    @field_validator("kvk_ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist")
+        return value
+
+
+def _variable_names(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{name}: {item['msg']}")
+    return problems
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse settings from ``environ`` (default: the process environment). Empty values count as unset."""
+    source = os.environ if environ is None else environ
+    values = {name: value for name, value in source.items() if value != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError("invalid configuration: " + "; ".join(_variable_names(error))) from None
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process-wide settings, parsed on first use (at cold start, not at import)."""
+    return load_settings()

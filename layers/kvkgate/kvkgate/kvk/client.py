@@ -1,0 +1,296 @@
+"""A typed, synchronous httpx client for KVK's Zoeken, Basisprofiel, Vestigingsprofiel and Naamgeving.
+
+One instance per execution environment holds one connection pool. Every call:
+takes a slot from the :class:`~kvkgate.throttle.CallLimiter`, sends ``apikey`` (never logged),
+maps failures onto :mod:`kvkgate.kvk.errors`, retries only transient failures and 429s with
+full-jitter backoff (honouring ``Retry-After``), and never waits past the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kvkgate import __version__
+from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
+from kvkgate.kvk.apis import KvkApi
+from kvkgate.kvk.errors import (
+    InvalidRequest,
+    KvkError,
+    NotFound,
+    TemporarilyUnavailable,
+    Unauthorized,
+    error_for_response,
+)
+from kvkgate.kvk.models import (
+    Basisprofiel,
+    Eigenaar,
+    Naamgeving,
+    Vestiging,
+    VestigingList,
+    ZoekResultaat,
+    ZoekResultaatItem,
+)
+from kvkgate.kvk.tls import ssl_context
+from kvkgate.secrets import ApiKey, ApiKeySource
+from kvkgate.throttle import CallLimiter, Unlimited
+
+Model = TypeVar("Model", bound=BaseModel)
+Params = list[tuple[str, str | int | float | bool | None]]
+
+# KVK shows at most 1000 results for one query, whatever the paging (reference §3.1).
+RESULT_WINDOW = 1000
+MAX_PAGE_SIZE = 100
+_KVK_NUMBER = re.compile(r"[0-9]{8}")
+_BRANCH_NUMBER = re.compile(r"[0-9]{12}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Full-jitter exponential backoff: attempt n waits uniform(0, min(cap, base * 2**n))."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 4.0
+
+    def backoff(self, attempt: int, draw: Callable[[], float]) -> float:
+        return float(draw() * min(self.max_delay, self.base_delay * 2**attempt))
+
+
+SearchType = Literal["hoofdvestiging", "nevenvestiging", "rechtspersoon"]
+
+
+class ZoekQuery(BaseModel):
+    """Zoeken v2 query parameters (reference §3.1), checked before any call is spent on them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kvkNummer: str | None = Field(None, pattern=r"^[0-9]{8}$")
+    rsin: str | None = Field(None, pattern=r"^[0-9]{9}$")
+    vestigingsnummer: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    naam: str | None = Field(None, min_length=1, max_length=500)
+    straatnaam: str | None = Field(None, min_length=1, max_length=200)
+    plaats: str | None = Field(None, min_length=1, max_length=200)
+    postcode: str | None = Field(None, pattern=r"^[0-9]{4}[a-zA-Z]{2}$")
+    huisnummer: int | None = Field(None, ge=0, le=99999)
+    huisletter: str | None = Field(None, pattern=r"^[a-zA-Z]$")
+    postbusnummer: int | None = Field(None, ge=0, le=99999)
+    type: tuple[SearchType, ...] = ()
+    inclusiefInactieveRegistraties: bool | None = None
+    pagina: int | None = Field(None, ge=1, le=1000)
+    resultatenPerPagina: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> ZoekQuery:
+        criteria = (
+            self.kvkNummer,
+            self.rsin,
+            self.vestigingsnummer,
+            self.naam,
+            self.straatnaam,
+            self.plaats,
+            self.postcode,
+        )
+        if all(value is None for value in criteria):
+            raise ValueError("Zoeken needs at least one search criterion")
+        if self.postcode is not None and self.huisnummer is None and self.postbusnummer is None:
+            raise ValueError("postcode needs huisnummer or postbusnummer")
+        if (self.huisnummer is not None or self.postbusnummer is not None) and self.postcode is None:
+            raise ValueError("huisnummer and postbusnummer need postcode")
+        if self.huisletter is not None and self.huisnummer is None:
+            raise ValueError("huisletter needs huisnummer")
+        return self
+
+    def params(self) -> Params:
+        """Query pairs in KVK's spelling; ``type`` repeats, booleans are ``true``/``false``."""
+        pairs: Params = []
+        for name, value in self.model_dump(exclude_none=True, exclude={"type"}).items():
+            pairs.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+        pairs.extend(("type", kind) for kind in self.type)
+        return pairs
+
+
+class KvkClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: ApiKeySource,
+        *,
+        timeout: float = 3.0,
+        limiter: CallLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        ca_file: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+        self._limiter = limiter or Unlimited()
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._ca_file = ca_file
+        self._transport = transport
+        self._draw = draw
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    # -- the APIs ---------------------------------------------------------------------------
+
+    def zoeken(self, query: ZoekQuery, *, deadline: Deadline) -> ZoekResultaat:
+        """One page of Zoeken results. No hits is :class:`NotFound` (KVK answers 404 IPD5200)."""
+        return self._get_model(ZoekResultaat, KvkApi.ZOEKEN, "/v2/zoeken", query.params(), deadline)
+
+    def iter_zoeken(self, query: ZoekQuery, *, deadline: Deadline) -> Iterator[ZoekResultaatItem]:
+        """Every result of ``query``, page by page, up to KVK's 1000-result window. No hits: nothing."""
+        size = query.resultatenPerPagina or MAX_PAGE_SIZE
+        page = query.pagina or 1
+        while (page - 1) * size < RESULT_WINDOW:
+            try:
+                result = self.zoeken(
+                    query.model_copy(update={"pagina": page, "resultatenPerPagina": size}), deadline=deadline
+                )
+            except NotFound:
+                return
+            yield from result.resultaten
+            total = min(result.totaal or 0, RESULT_WINDOW)
+            if len(result.resultaten) < size or page * size >= total:
+                return
+            page += 1
+
+    def basisprofiel(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Basisprofiel:
+        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}"
+        return self._get_model(Basisprofiel, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+
+    def eigenaar(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Eigenaar:
+        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/eigenaar"
+        return self._get_model(Eigenaar, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+
+    def hoofdvestiging(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Vestiging:
+        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/hoofdvestiging"
+        return self._get_model(Vestiging, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+
+    def vestigingen(self, kvk_nummer: str, *, deadline: Deadline) -> VestigingList:
+        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/vestigingen"
+        return self._get_model(VestigingList, KvkApi.BASISPROFIEL, path, [], deadline)
+
+    def vestigingsprofiel(self, vestigingsnummer: str, *, geo_data: bool = False, deadline: Deadline) -> Vestiging:
+        if not isinstance(vestigingsnummer, str) or not _BRANCH_NUMBER.fullmatch(vestigingsnummer):
+            raise InvalidRequest("vestigingsnummer must be exactly 12 digits")
+        path = f"/v1/vestigingsprofielen/{vestigingsnummer}"
+        return self._get_model(Vestiging, KvkApi.VESTIGINGSPROFIEL, path, self._geo(geo_data), deadline)
+
+    def naamgeving(self, kvk_nummer: str, *, deadline: Deadline) -> Naamgeving:
+        path = f"/v1/naamgevingen/kvknummer/{self._kvk(kvk_nummer)}"
+        return self._get_model(Naamgeving, KvkApi.NAAMGEVING, path, [], deadline)
+
+    def get_json(self, api: KvkApi, path: str, params: Params, *, deadline: Deadline) -> Any:
+        """The raw JSON body of a successful call: what the cache stores, parsed later by a model."""
+        return self._call(api, path, params, deadline)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _kvk(kvk_nummer: str) -> str:
+        if not isinstance(kvk_nummer, str) or not _KVK_NUMBER.fullmatch(kvk_nummer):
+            raise InvalidRequest("kvkNummer must be exactly 8 digits")
+        return kvk_nummer
+
+    @staticmethod
+    def _geo(geo_data: bool) -> Params:
+        return [("geoData", "true")] if geo_data else []
+
+    def _client(self) -> httpx.Client:
+        """The one connection pool, built on first use: an SSL context costs ~100 ms of cold start."""
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    base_url=self.base_url,
+                    headers={"Accept": "application/hal+json", "User-Agent": f"kvkgate/{__version__}"},
+                    verify=ssl_context(self._ca_file),
+                    transport=self._transport,
+                    follow_redirects=False,
+                )
+            return self._http
+
+    def _get_model(self, model: type[Model], api: KvkApi, path: str, params: Params, deadline: Deadline) -> Model:
+        body = self._call(api, path, params, deadline)
+        try:
+            return model.model_validate(body)
+        except ValidationError as error:
+            raise TemporarilyUnavailable(
+                f"KVK's answer for {path} does not fit {model.__name__}: {error.error_count()} problem(s)", path=path
+            ) from None
+
+    def _call(self, api: KvkApi, path: str, params: Params, deadline: Deadline) -> Any:
+        key = self._api_key.get()
+        rotated = False
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(api, path, params, key, deadline)
+            except Unauthorized:
+                if rotated:
+                    raise
+                # The key may have been rotated since we cached it: re-read once, then give up.
+                rotated = True
+                key = self._api_key.get(refresh=True)
+            except KvkError as error:
+                if not error.transient:
+                    raise
+                attempt += 1
+                delay = self._delay(error, attempt)
+                if attempt >= self._retry.max_attempts or not deadline.allows(delay):
+                    raise
+                self._clock.sleep(delay)
+
+    def _delay(self, error: KvkError, attempt: int) -> float:
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return self._retry.backoff(attempt - 1, self._draw)
+
+    def _attempt(self, api: KvkApi, path: str, params: Params, key: ApiKey, deadline: Deadline) -> Any:
+        self._limiter.acquire(api, deadline)
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise TemporarilyUnavailable(f"no time left to call KVK for {path}", path=path)
+        timeout = min(self._timeout, remaining)
+        try:
+            response = self._client().get(path, params=params, headers={"apikey": key.reveal()}, timeout=timeout)
+        except httpx.TimeoutException:
+            raise TemporarilyUnavailable(f"KVK did not answer within {timeout:.1f}s for {path}", path=path) from None
+        except httpx.TransportError as error:
+            raise TemporarilyUnavailable(f"could not reach KVK for {path}: {type(error).__name__}", path=path) from None
+        if response.is_success:
+            return self._json(response, path)
+        raise error_for_response(
+            response.status_code, response.content, path, response.headers.get("Retry-After"), self._clock.time()
+        )
+
+    @staticmethod
+    def _json(response: httpx.Response, path: str) -> Any:
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise TemporarilyUnavailable(
+                f"KVK answered {response.status_code} for {path} with a body that is not JSON",
+                status=response.status_code,
+                path=path,
+            ) from None

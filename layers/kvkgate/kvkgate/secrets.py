@@ -1,0 +1,105 @@
+"""The KVK API key, read from Secrets Manager through Powertools and cached per execution environment."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+# Powertools parameters costs ~230 ms to import (toolchain.md); it is imported on first fetch only.
+DEFAULT_MAX_AGE_SECONDS = 3600
+
+
+class SecretError(RuntimeError):
+    """The secret could not be read or holds no usable key. The message never contains the value."""
+
+
+class ApiKey:
+    """The key as a value that cannot leak through ``repr``/``str`` into logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "ApiKey('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class ApiKeySource(Protocol):
+    def get(self, *, refresh: bool = False) -> ApiKey: ...
+
+
+def parse_secret_value(value: str | bytes) -> ApiKey:
+    """The secret is either the raw key or ``{"apiKey": "..."}``."""
+    text = value.decode() if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise SecretError("the KVK API key secret looks like JSON but does not parse") from None
+        key = data.get("apiKey") if isinstance(data, dict) else None
+        if not isinstance(key, str) or not key.strip():
+            raise SecretError('the KVK API key secret is JSON without a non-empty "apiKey" field')
+        text = key.strip()
+    if not text:
+        raise SecretError("the KVK API key secret is empty")
+    return ApiKey(text)
+
+
+class StaticApiKey:
+    """A key given directly: for the local sandbox and tests."""
+
+    def __init__(self, key: str) -> None:
+        self._key = ApiKey(key)
+
+    def get(self, *, refresh: bool = False) -> ApiKey:
+        return self._key
+
+
+class SecretsManagerApiKey:
+    """Reads ``secret_id`` once, keeps it for ``max_age`` seconds; ``refresh=True`` re-reads (rotation)."""
+
+    def __init__(self, secret_id: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> None:
+        self._secret_id = secret_id
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._provider: SecretsProvider | None = None
+
+    def _fetch(self, refresh: bool) -> str | bytes:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        if self._provider is None:
+            self._provider = SecretsProvider()
+        value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=refresh)
+        if not isinstance(value, str | bytes):
+            raise SecretError("the KVK API key secret has no string value")
+        return value
+
+    def get(self, *, refresh: bool = False) -> ApiKey:
+        with self._lock:
+            try:
+                value = self._fetch(refresh)
+            except SecretError:
+                raise
+            except Exception as error:
+                # A failed read cannot contain the value, so AWS's own message is safe to pass on.
+                raise SecretError(
+                    f"could not read the KVK API key secret {self._secret_id!r}: {type(error).__name__}: {error}"
+                ) from error
+        return parse_secret_value(value)

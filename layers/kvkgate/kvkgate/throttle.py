@@ -1,0 +1,59 @@
+"""The per-process token bucket: the first tier of throttling in front of every KVK call.
+
+The global DynamoDB limiter (``limits``) implements the same :class:`CallLimiter` seam, so the
+client does not care which one (or which chain of them) it is given.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
+from kvkgate.kvk.apis import KvkApi
+from kvkgate.kvk.errors import RateLimited
+
+
+class CallLimiter(Protocol):
+    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+        """Return when a call to ``api`` may start; raise :class:`RateLimited` if not before ``deadline``."""
+
+
+class Unlimited:
+    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+        return None
+
+
+class TokenBucket:
+    """``rate`` tokens a second, holding at most ``capacity``.
+
+    In any one-second window it admits at most ``capacity + rate`` calls, so the default capacity
+    of a tenth of the rate keeps a 90/s bucket under KVK's 100/s even when it starts full.
+    """
+
+    def __init__(self, rate: float, capacity: float | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = capacity if capacity is not None else max(1.0, rate / 10)
+        self._clock = clock
+        self._tokens = self.capacity
+        self._updated = clock.monotonic()
+        self._lock = threading.Lock()
+
+    def _reserve(self, deadline: Deadline) -> float:
+        """Take a token now or book the next one; return how long to wait for it."""
+        with self._lock:
+            now = self._clock.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+            if wait and not deadline.allows(wait):
+                raise RateLimited(f"no KVK call slot within the deadline (next in {wait:.3f}s)", retry_after=wait)
+            self._tokens -= 1
+            return wait
+
+    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+        wait = self._reserve(deadline)
+        if wait:
+            self._clock.sleep(wait)

@@ -1,0 +1,125 @@
+"""Shared fixtures: recordings, a fake clock, a KVK transport double, and a network guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORDINGS = FIXTURES / "kvk" / "recordings"
+# A fake key used by the tests; `make test` greps the whole DEBUG test log for it afterwards.
+SECRET_KEY = (FIXTURES / "never-logged-keys.txt").read_text().split()[0]
+
+
+def recording(name: str) -> Any:
+    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
+
+
+def recording_bytes(name: str) -> bytes:
+    return (RECORDINGS / name).read_bytes()
+
+
+@dataclass
+class FakeClock:
+    """Monotonic and wall time that only move when someone sleeps or the test advances them."""
+
+    now: float = 1_000.0
+    wall: float = 1_764_000_000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.wall + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+Responder = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class ScriptedKvk:
+    """An httpx transport that answers from a script of responses and records every request."""
+
+    script: list[httpx.Response | Exception | Responder] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    default: Responder | None = None
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        step: httpx.Response | Exception | Responder | None = self.script.pop(0) if self.script else self.default
+        if step is None:
+            raise AssertionError(f"unexpected request {request.url}")
+        if isinstance(step, Exception):
+            raise step
+        if isinstance(step, httpx.Response):
+            return step
+        return step(request)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+
+def kvk_json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    content_type = "application/hal+json" if status < 400 else "application/json"
+    return httpx.Response(
+        status, content=json.dumps(body).encode(), headers={"Content-Type": content_type, **(headers or {})}
+    )
+
+
+@pytest.fixture
+def kvk() -> ScriptedKvk:
+    return ScriptedKvk()
+
+
+def _is_loopback(address: Any) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if not isinstance(host, str):
+        return True  # AF_UNIX paths and the like never leave the machine
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may talk to servers they start on loopback, never to anything else."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if not _is_loopback(address):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_loopback(host.decode() if isinstance(host, bytes) else host):
+            raise RuntimeError(f"test tried to resolve a network name: {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)

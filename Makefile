@@ -17,11 +17,12 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint format typecheck template-lint test unit clean
+.PHONY: help install lint format typecheck template-lint test unit sandbox clean
 
 help:
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
 	@echo "make lint|typecheck|template-lint|unit   one part of that"
+	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
 	@echo "make format          apply ruff's formatting and safe fixes"
 	@echo "make clean           remove venvs and build output"
 
@@ -62,6 +63,9 @@ unit: $(VENV)/.installed
 	else echo "checked: no test API key in test-artifacts/ logs"; fi
 
 test: install lint typecheck template-lint unit
+
+sandbox: $(VENV)/.installed
+	$(BIN)/python -m local.sandbox $(SANDBOX_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

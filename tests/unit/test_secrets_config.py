@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,12 @@ def test_settings_from_environment(tmp_path: Path) -> None:
 def test_bad_settings_fail_with_the_variable_name(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings({variable: value})
+
+
+def test_botocore_debug_logs_never_show_the_key(aws: None, caplog: pytest.LogCaptureFixture) -> None:
+    boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString=json.dumps({"apiKey": SECRET_KEY}))
+    caplog.set_level(logging.DEBUG)
+    assert SecretsManagerApiKey("kvk/api-key").get().reveal() == SECRET_KEY
+    assert "GetSecretValue" in caplog.text
+    assert "SecretString" in caplog.text
+    assert SECRET_KEY not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Protocol
 
@@ -11,6 +12,31 @@ if TYPE_CHECKING:
 
 # Powertools parameters costs ~230 ms to import (toolchain.md); it is imported on first fetch only.
 DEFAULT_MAX_AGE_SECONDS = 3600
+
+
+class _RedactSecretStrings(logging.Filter):
+    """botocore's DEBUG logs print request and response bodies, secret values included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "SecretString" in message:
+            # Bodies nest and escape JSON inside reprs; cutting is safer than parsing.
+            record.msg, record.args = (
+                message[: message.index("SecretString")] + "SecretString ... (withheld by kvkgate)",
+                (),
+            )
+        return True
+
+
+def _redact_botocore_logs() -> None:
+    for name in ("botocore.endpoint", "botocore.parsers"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _RedactSecretStrings) for existing in logger.filters):
+            logger.addFilter(_RedactSecretStrings())
+
+
+# Attached at import (no I/O, microseconds) so that even the first GetSecretValue is covered.
+_redact_botocore_logs()
 
 
 class SecretError(RuntimeError):

@@ -9,6 +9,7 @@ full-jitter backoff (honouring ``Retry-After``), and never waits past the caller
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import threading
@@ -119,6 +120,23 @@ class ZoekQuery(BaseModel):
         return pairs
 
 
+class _WithholdResponseHeaders(logging.Filter):
+    """httpcore's DEBUG trace prints response headers, and KVK's gateway echoes the API key in one
+    (``apiAuthzDetails``). Keep the event, drop the headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("receive_response_headers.complete"):
+            record.msg, record.args = "receive_response_headers.complete (headers withheld by kvkgate)", ()
+        return True
+
+
+def _withhold_header_logs() -> None:
+    for name in ("httpcore.http11", "httpcore.http2"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _WithholdResponseHeaders) for existing in logger.filters):
+            logger.addFilter(_WithholdResponseHeaders())
+
+
 class KvkClient:
     def __init__(
         self,
@@ -220,6 +238,7 @@ class KvkClient:
         """The one connection pool, built on first use: an SSL context costs ~100 ms of cold start."""
         with self._lock:
             if self._http is None:
+                _withhold_header_logs()
                 self._http = httpx.Client(
                     base_url=self.base_url,
                     headers={"Accept": "application/hal+json", "User-Agent": f"kvkgate/{__version__}"},

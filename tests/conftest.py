@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,3 +123,32 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+
+
+@dataclass
+class Table:
+    client: Any
+    name: str
+
+
+@pytest.fixture
+def table(aws_env: None) -> Iterator[Table]:
+    """The template's DynamoDB table, created from template.yaml in moto."""
+    import boto3
+    from moto import mock_aws
+
+    from local.aws_resources import create_tables
+
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        names = create_tables(client, {"KvkgateTable": "kvkgate-test"})
+        yield Table(client, names["KvkgateTable"])

@@ -9,6 +9,7 @@ import pytest
 
 from kvkgate.clock import Deadline
 from kvkgate.kvk import InvalidRequest, KvkApi, KvkClient, NotFound, ZoekQuery
+from kvkgate.kvk.client import KvkRequest
 from kvkgate.secrets import StaticApiKey
 from local.sandbox.app import PUBLIC_TEST_KEY
 from local.sandbox.dataset import Registry
@@ -211,7 +212,9 @@ def test_the_layer_client_round_trips_every_route(fresh: SandboxServer) -> None:
     with pytest.raises(NotFound):
         client.basisprofiel("12345678", deadline=deadline)
     with pytest.raises(InvalidRequest):
-        client.get_json(KvkApi.ZOEKEN, "/v2/zoeken", [("kvkNummer", "69599084"), ("onbekend", "1")], deadline=deadline)
+        client.fetch(
+            KvkRequest(KvkApi.ZOEKEN, "/v2/zoeken", (("kvkNummer", "69599084"), ("onbekend", "1"))), deadline=deadline
+        )
     client.close()
 
 

@@ -33,6 +33,7 @@ class Settings(BaseModel):
         DEFAULT_RATE_LIMIT_PER_SECOND, alias="KVK_RATE_LIMIT_PER_SECOND", gt=0, le=100
     )
     kvk_monthly_quota: int = Field(300_000, alias="KVK_MONTHLY_QUOTA", gt=0)
+    kvk_paid_quota_share: float = Field(0.95, alias="KVK_PAID_QUOTA_SHARE", gt=0, le=1)
     cache_ttl_seconds: int = Field(86_400, alias="CACHE_TTL_SECONDS", ge=0)
     negative_cache_ttl_seconds: int = Field(3_600, alias="NEGATIVE_CACHE_TTL_SECONDS", ge=0)
     stale_if_error_seconds: int = Field(7 * 86_400, alias="STALE_IF_ERROR_SECONDS", ge=0)

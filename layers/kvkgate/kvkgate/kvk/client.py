@@ -28,6 +28,7 @@ from kvkgate.kvk.errors import (
     InvalidRequest,
     KvkError,
     NotFound,
+    RateLimited,
     TemporarilyUnavailable,
     Unauthorized,
     error_for_response,
@@ -46,13 +47,38 @@ from kvkgate.secrets import ApiKey, ApiKeySource
 from kvkgate.throttle import CallLimiter, Unlimited
 
 Model = TypeVar("Model", bound=BaseModel)
-Params = list[tuple[str, str | int | float | bool | None]]
+Params = tuple[tuple[str, str], ...]
 
 # KVK shows at most 1000 results for one query, whatever the paging (reference §3.1).
 RESULT_WINDOW = 1000
 MAX_PAGE_SIZE = 100
 _KVK_NUMBER = re.compile(r"[0-9]{8}")
 _BRANCH_NUMBER = re.compile(r"[0-9]{12}")
+
+
+@dataclass(frozen=True)
+class KvkResponse:
+    """A successful answer: the JSON body and KVK's ``API-Version`` header, if sent."""
+
+    body: Any
+    api_version: str | None
+
+
+def _outcome(error: KvkError) -> str:
+    names = {
+        NotFound: "not_found",
+        InvalidRequest: "invalid",
+        Unauthorized: "unauthorized",
+        RateLimited: "rate_limited",
+        TemporarilyUnavailable: "unavailable",
+    }
+    return next((name for kind, name in names.items() if isinstance(error, kind)), "unexpected")
+
+
+def _count_call(api: KvkApi, outcome: str) -> None:
+    from kvkgate import telemetry
+
+    telemetry.kvk_call(api.value, outcome)
 
 
 @dataclass(frozen=True)
@@ -111,13 +137,14 @@ class ZoekQuery(BaseModel):
             raise ValueError("huisletter needs huisnummer")
         return self
 
-    def params(self) -> Params:
+    def params(self) -> tuple[tuple[str, str], ...]:
         """Query pairs in KVK's spelling; ``type`` repeats, booleans are ``true``/``false``."""
-        pairs: Params = []
-        for name, value in self.model_dump(exclude_none=True, exclude={"type"}).items():
-            pairs.append((name, str(value).lower() if isinstance(value, bool) else str(value)))
+        pairs = [
+            (name, str(value).lower() if isinstance(value, bool) else str(value))
+            for name, value in self.model_dump(exclude_none=True, exclude={"type"}).items()
+        ]
         pairs.extend(("type", kind) for kind in self.type)
-        return pairs
+        return tuple(pairs)
 
 
 class _WithholdResponseHeaders(logging.Filter):
@@ -137,6 +164,46 @@ def _withhold_header_logs() -> None:
             logger.addFilter(_WithholdResponseHeaders())
 
 
+@dataclass(frozen=True)
+class KvkRequest:
+    """One GET to KVK: which API (for limits and cost), the path below the base URL, the query."""
+
+    api: KvkApi
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+def _kvk(kvk_nummer: str) -> str:
+    if not isinstance(kvk_nummer, str) or not _KVK_NUMBER.fullmatch(kvk_nummer):
+        raise InvalidRequest("kvkNummer must be exactly 8 digits")
+    return kvk_nummer
+
+
+def _geo(geo_data: bool) -> tuple[tuple[str, str], ...]:
+    return (("geoData", "true"),) if geo_data else ()
+
+
+def zoeken_request(query: ZoekQuery) -> KvkRequest:
+    return KvkRequest(KvkApi.ZOEKEN, "/v2/zoeken", query.params())
+
+
+def basisprofiel_request(
+    kvk_nummer: str, part: Literal["", "eigenaar", "hoofdvestiging", "vestigingen"] = "", *, geo_data: bool = False
+) -> KvkRequest:
+    path = f"/v1/basisprofielen/{_kvk(kvk_nummer)}" + (f"/{part}" if part else "")
+    return KvkRequest(KvkApi.BASISPROFIEL, path, _geo(geo_data) if part != "vestigingen" else ())
+
+
+def vestigingsprofiel_request(vestigingsnummer: str, *, geo_data: bool = False) -> KvkRequest:
+    if not isinstance(vestigingsnummer, str) or not _BRANCH_NUMBER.fullmatch(vestigingsnummer):
+        raise InvalidRequest("vestigingsnummer must be exactly 12 digits")
+    return KvkRequest(KvkApi.VESTIGINGSPROFIEL, f"/v1/vestigingsprofielen/{vestigingsnummer}", _geo(geo_data))
+
+
+def naamgeving_request(kvk_nummer: str) -> KvkRequest:
+    return KvkRequest(KvkApi.NAAMGEVING, f"/v1/naamgevingen/kvknummer/{_kvk(kvk_nummer)}")
+
+
 class KvkClient:
     def __init__(
         self,
@@ -150,6 +217,7 @@ class KvkClient:
         ca_file: Path | None = None,
         transport: httpx.BaseTransport | None = None,
         draw: Callable[[], float] = random.random,
+        observe: Callable[[KvkApi, str], None] = _count_call,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -160,6 +228,7 @@ class KvkClient:
         self._ca_file = ca_file
         self._transport = transport
         self._draw = draw
+        self._observe = observe
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -167,7 +236,7 @@ class KvkClient:
 
     def zoeken(self, query: ZoekQuery, *, deadline: Deadline) -> ZoekResultaat:
         """One page of Zoeken results. No hits is :class:`NotFound` (KVK answers 404 IPD5200)."""
-        return self._get_model(ZoekResultaat, KvkApi.ZOEKEN, "/v2/zoeken", query.params(), deadline)
+        return self._get_model(ZoekResultaat, zoeken_request(query), deadline)
 
     def iter_zoeken(self, query: ZoekQuery, *, deadline: Deadline) -> Iterator[ZoekResultaatItem]:
         """Every result of ``query``, page by page, up to KVK's 1000-result window. No hits: nothing."""
@@ -187,34 +256,27 @@ class KvkClient:
             page += 1
 
     def basisprofiel(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Basisprofiel:
-        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}"
-        return self._get_model(Basisprofiel, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+        return self._get_model(Basisprofiel, basisprofiel_request(kvk_nummer, geo_data=geo_data), deadline)
 
     def eigenaar(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Eigenaar:
-        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/eigenaar"
-        return self._get_model(Eigenaar, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+        return self._get_model(Eigenaar, basisprofiel_request(kvk_nummer, "eigenaar", geo_data=geo_data), deadline)
 
     def hoofdvestiging(self, kvk_nummer: str, *, geo_data: bool = False, deadline: Deadline) -> Vestiging:
-        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/hoofdvestiging"
-        return self._get_model(Vestiging, KvkApi.BASISPROFIEL, path, self._geo(geo_data), deadline)
+        request = basisprofiel_request(kvk_nummer, "hoofdvestiging", geo_data=geo_data)
+        return self._get_model(Vestiging, request, deadline)
 
     def vestigingen(self, kvk_nummer: str, *, deadline: Deadline) -> VestigingList:
-        path = f"/v1/basisprofielen/{self._kvk(kvk_nummer)}/vestigingen"
-        return self._get_model(VestigingList, KvkApi.BASISPROFIEL, path, [], deadline)
+        return self._get_model(VestigingList, basisprofiel_request(kvk_nummer, "vestigingen"), deadline)
 
     def vestigingsprofiel(self, vestigingsnummer: str, *, geo_data: bool = False, deadline: Deadline) -> Vestiging:
-        if not isinstance(vestigingsnummer, str) or not _BRANCH_NUMBER.fullmatch(vestigingsnummer):
-            raise InvalidRequest("vestigingsnummer must be exactly 12 digits")
-        path = f"/v1/vestigingsprofielen/{vestigingsnummer}"
-        return self._get_model(Vestiging, KvkApi.VESTIGINGSPROFIEL, path, self._geo(geo_data), deadline)
+        return self._get_model(Vestiging, vestigingsprofiel_request(vestigingsnummer, geo_data=geo_data), deadline)
 
     def naamgeving(self, kvk_nummer: str, *, deadline: Deadline) -> Naamgeving:
-        path = f"/v1/naamgevingen/kvknummer/{self._kvk(kvk_nummer)}"
-        return self._get_model(Naamgeving, KvkApi.NAAMGEVING, path, [], deadline)
+        return self._get_model(Naamgeving, naamgeving_request(kvk_nummer), deadline)
 
-    def get_json(self, api: KvkApi, path: str, params: Params, *, deadline: Deadline) -> Any:
-        """The raw JSON body of a successful call: what the cache stores, parsed later by a model."""
-        return self._call(api, path, params, deadline)
+    def fetch(self, request: KvkRequest, *, deadline: Deadline) -> KvkResponse:
+        """The raw answer of a successful call: what the cache stores, parsed later by a model."""
+        return self._call(request.api, request.path, request.params, deadline)
 
     def close(self) -> None:
         with self._lock:
@@ -223,16 +285,6 @@ class KvkClient:
                 self._http = None
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _kvk(kvk_nummer: str) -> str:
-        if not isinstance(kvk_nummer, str) or not _KVK_NUMBER.fullmatch(kvk_nummer):
-            raise InvalidRequest("kvkNummer must be exactly 8 digits")
-        return kvk_nummer
-
-    @staticmethod
-    def _geo(geo_data: bool) -> Params:
-        return [("geoData", "true")] if geo_data else []
 
     def _client(self) -> httpx.Client:
         """The one connection pool, built on first use: an SSL context costs ~100 ms of cold start."""
@@ -248,8 +300,9 @@ class KvkClient:
                 )
             return self._http
 
-    def _get_model(self, model: type[Model], api: KvkApi, path: str, params: Params, deadline: Deadline) -> Model:
-        body = self._call(api, path, params, deadline)
+    def _get_model(self, model: type[Model], request: KvkRequest, deadline: Deadline) -> Model:
+        path = request.path
+        body = self.fetch(request, deadline=deadline).body
         try:
             return model.model_validate(body)
         except ValidationError as error:
@@ -257,7 +310,7 @@ class KvkClient:
                 f"KVK's answer for {path} does not fit {model.__name__}: {error.error_count()} problem(s)", path=path
             ) from None
 
-    def _call(self, api: KvkApi, path: str, params: Params, deadline: Deadline) -> Any:
+    def _call(self, api: KvkApi, path: str, params: Params, deadline: Deadline) -> KvkResponse:
         key = self._api_key.get()
         rotated = False
         attempt = 0
@@ -285,23 +338,33 @@ class KvkClient:
             return float(retry_after)
         return self._retry.backoff(attempt - 1, self._draw)
 
-    def _attempt(self, api: KvkApi, path: str, params: Params, key: ApiKey, deadline: Deadline) -> Any:
+    def _attempt(self, api: KvkApi, path: str, params: Params, key: ApiKey, deadline: Deadline) -> KvkResponse:
         self._limiter.acquire(api, deadline)
         remaining = deadline.remaining()
         if remaining <= 0:
             raise TemporarilyUnavailable(f"no time left to call KVK for {path}", path=path)
         timeout = min(self._timeout, remaining)
         try:
-            response = self._client().get(path, params=params, headers={"apikey": key.reveal()}, timeout=timeout)
+            response = self._client().get(path, params=list(params), headers={"apikey": key.reveal()}, timeout=timeout)
         except httpx.TimeoutException:
+            self._observe(api, "timeout")
             raise TemporarilyUnavailable(f"KVK did not answer within {timeout:.1f}s for {path}", path=path) from None
         except httpx.TransportError as error:
+            self._observe(api, "unreachable")
             raise TemporarilyUnavailable(f"could not reach KVK for {path}: {type(error).__name__}", path=path) from None
         if response.is_success:
-            return self._json(response, path)
-        raise error_for_response(
+            try:
+                answer = KvkResponse(self._json(response, path), response.headers.get("API-Version"))
+            except KvkError:
+                self._observe(api, "unavailable")
+                raise
+            self._observe(api, "ok")
+            return answer
+        failure = error_for_response(
             response.status_code, response.content, path, response.headers.get("Retry-After"), self._clock.time()
         )
+        self._observe(api, _outcome(failure))
+        raise failure
 
     @staticmethod
     def _json(response: httpx.Response, path: str) -> Any:

@@ -63,6 +63,13 @@ class TemporarilyUnavailable(KvkError):
     transient = True
 
 
+class BudgetExhausted(KvkError):
+    """kvkgate's own monthly budget refuses the call (paid calls stop before KVK's quota is spent).
+
+    Not retried: the budget does not come back within a request. Caches may answer stale.
+    """
+
+
 class UnexpectedResponse(KvkError):
     """A response that fits nothing KVK documents (e.g. a gateway 404 page, a 406). Not cached."""
 

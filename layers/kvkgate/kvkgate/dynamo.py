@@ -1,0 +1,44 @@
+"""The shared DynamoDB client and the few helpers every table adapter needs.
+
+boto3 comes with the Lambda runtime and costs ~270 ms to import and build, so it is loaded on
+first use only, once per execution environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+class StoreUnavailable(RuntimeError):
+    """DynamoDB could not be used (throttled, unreachable, misconfigured). Callers degrade."""
+
+
+@functools.cache
+def dynamodb_client() -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    # Short timeouts and few retries: a slow table must degrade the answer, not stall sign-ups.
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("dynamodb", config=config)
+
+
+def is_conditional_failure(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def is_aws_error(error: Exception) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(error, BotoCoreError | ClientError)
+
+
+def number(item: dict[str, Any] | None, name: str) -> float | None:
+    if not item or name not in item:
+        return None
+    return float(item[name]["N"])

@@ -1,0 +1,37 @@
+"""Metrics through Powertools (CloudWatch embedded metric format).
+
+The layer adds to one shared metric set per execution environment; handlers publish it with
+``@metrics().log_metrics``. Powertools is imported on first use, not at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
+
+@functools.cache
+def metrics() -> Metrics:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "kvkgate"))
+
+
+def count(name: str, value: float = 1.0) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def kvk_call(api: str, outcome: str) -> None:
+    """One line per KVK call, dimensioned by API and outcome (ok, not_found, rate_limited, ...)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "kvkgate")
+    with single_metric(name="KvkCalls", unit=MetricUnit.Count, value=1, namespace=namespace) as metric:
+        metric.add_dimension(name="api", value=api)
+        metric.add_dimension(name="outcome", value=outcome)

@@ -1,0 +1,138 @@
+"""The global rate limiter and the monthly budget on the template's table (moto)."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from kvkgate.clock import Deadline
+from kvkgate.kvk import BudgetExhausted, KvkApi, RateLimited
+from kvkgate.limits import GlobalRateLimiter, KvkGuard, MonthlyBudget
+from kvkgate.throttle import TokenBucket
+from tests.conftest import FakeClock, Table
+
+
+def busiest_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max(bisect.bisect_left(times, start + 1.0) - index for index, start in enumerate(times))
+
+
+def test_slots_are_spaced_evenly_and_callers_with_time_wait(table: Table, clock: FakeClock) -> None:
+    limiter = GlobalRateLimiter(table.client, table.name, rate=10, clock=clock, margin=1.0)
+    starts = []
+    for _ in range(25):
+        limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+        starts.append(clock.time())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([0.1] * 24, abs=1e-3)
+    assert busiest_second(starts) <= 10
+
+
+def test_short_deadline_gets_an_immediate_refusal(table: Table, clock: FakeClock) -> None:
+    limiter = GlobalRateLimiter(table.client, table.name, rate=1, clock=clock, margin=1.0)
+    limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    with pytest.raises(RateLimited) as refused:
+        limiter.acquire(KvkApi.BASISPROFIEL, Deadline.after(0.5, clock))
+    assert refused.value.retry_after == pytest.approx(1.0, abs=1e-3)
+    assert clock.sleeps == []
+
+
+def test_an_idle_schedule_restarts_without_a_burst(table: Table, clock: FakeClock) -> None:
+    limiter = GlobalRateLimiter(table.client, table.name, rate=10, clock=clock, margin=1.0)
+    limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    clock.advance(30)
+    starts = []
+    for _ in range(5):
+        limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+        starts.append(clock.time())
+    assert starts[0] == pytest.approx(clock.wall + 1000 + 30, abs=1e-3)  # first one goes at once
+    assert starts[-1] - starts[0] == pytest.approx(0.4, abs=1e-3)  # the rest are spaced, not burst
+
+
+class RecordingLimiter(GlobalRateLimiter):
+    """Records the start time the limiter grants each caller (what KVK would see, minus transit)."""
+
+    granted: list[float]
+
+    def _wait_until(self, start: float, now: float) -> None:
+        self.granted.append(max(start, now))
+        super()._wait_until(start, now)
+
+
+def test_twelve_threads_together_stay_within_the_rate(table: Table) -> None:
+    # Real time on purpose: this is about concurrent callers racing for the same item.
+    limiter = RecordingLimiter(table.client, table.name, rate=60)
+    limiter.granted = []
+
+    def worker() -> None:
+        for _ in range(8):
+            limiter.acquire(KvkApi.ZOEKEN, Deadline.after(30))
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(limiter.granted) == 96
+    assert busiest_second(limiter.granted) <= 60
+
+
+def test_budget_stops_paid_calls_first_then_everything(table: Table, clock: FakeClock) -> None:
+    budget = MonthlyBudget(table.client, table.name, quota=10, paid_share=0.5, clock=clock)
+    for _ in range(5):
+        budget.take(KvkApi.NAAMGEVING)
+    with pytest.raises(BudgetExhausted, match="paid"):
+        budget.take(KvkApi.BASISPROFIEL)
+    for _ in range(5):
+        budget.take(KvkApi.ZOEKEN)
+    with pytest.raises(BudgetExhausted):
+        budget.take(KvkApi.ZOEKEN)
+    status = budget.status()
+    assert (status.calls, status.paid_calls) == (10, 5)
+
+
+def test_budget_starts_again_next_month(table: Table, clock: FakeClock) -> None:
+    clock.wall = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC).timestamp() - clock.now
+    budget = MonthlyBudget(table.client, table.name, quota=1, paid_share=1.0, clock=clock)
+    budget.take(KvkApi.BASISPROFIEL)
+    with pytest.raises(BudgetExhausted):
+        budget.take(KvkApi.BASISPROFIEL)
+    clock.advance(120)
+    assert budget.take(KvkApi.BASISPROFIEL).month == "2026-12"
+
+
+class Unreachable:
+    """A DynamoDB client whose every call fails the way an unreachable endpoint does."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(**kwargs: Any) -> Any:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+        return fail
+
+
+def test_guard_degrades_to_the_local_bucket_and_says_so(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    from kvkgate.telemetry import metrics
+
+    metrics().clear_metrics()
+    caplog.set_level(logging.WARNING)
+    bucket = TokenBucket(rate=10, capacity=1, clock=clock)
+    guard = KvkGuard(
+        GlobalRateLimiter(Unreachable(), "t", rate=10, clock=clock),  # type: ignore[arg-type]
+        MonthlyBudget(Unreachable(), "t", quota=10, paid_share=1.0, clock=clock),  # type: ignore[arg-type]
+        fallback=bucket,
+    )
+    for _ in range(3):
+        guard.acquire(KvkApi.ZOEKEN, Deadline.after(10, clock))
+    assert clock.sleeps == pytest.approx([0.1, 0.1])  # the bucket paced them
+    assert "using the per-process bucket" in caplog.text
+    assert metrics().metric_set["LimiterDegraded"]["Value"] == [1.0, 1.0, 1.0]
+    metrics().clear_metrics()

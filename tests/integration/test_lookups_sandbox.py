@@ -12,7 +12,7 @@ import pytest
 from kvkgate.cache import CachePolicy, DynamoStore, KvkCache
 from kvkgate.clock import Deadline
 from kvkgate.kvk import KvkClient
-from kvkgate.limits import GlobalRateLimiter, KvkGuard, MonthlyBudget
+from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
 from kvkgate.lookups import KvkLookups
 from kvkgate.secrets import StaticApiKey
 from kvkgate.throttle import TokenBucket
@@ -31,11 +31,7 @@ def sandbox() -> Iterator[SandboxServer]:
 def environment(sandbox: SandboxServer, moto_server: MotoServer) -> KvkLookups:
     """What one Lambda execution environment builds: its own client, L1 and limiter view."""
     dynamodb = boto3.client("dynamodb")
-    guard = KvkGuard(
-        GlobalRateLimiter(dynamodb, moto_server.table, rate=100),
-        MonthlyBudget(dynamodb, moto_server.table, quota=300_000, paid_share=0.95),
-        fallback=TokenBucket(100),
-    )
+    guard = KvkGuard(GlobalRateLimiter(dynamodb, moto_server.table, 100, Budget(300_000)), fallback=TokenBucket(100))
     client = KvkClient(sandbox.test_url, StaticApiKey(PUBLIC_TEST_KEY), limiter=guard)
     return KvkLookups(client, KvkCache(DynamoStore(dynamodb, moto_server.table), CachePolicy()))
 
@@ -83,7 +79,7 @@ def test_not_found_is_cached_and_paid_calls_are_counted(sandbox: SandboxServer, 
     assert naming.value is not None
     assert naming.value.statutaireNaam == "Test BV Donald"
     assert kvk_calls(sandbox) == 2
-    budget = MonthlyBudget(boto3.client("dynamodb"), moto_server.table, quota=300_000, paid_share=0.95).status()
+    budget = GlobalRateLimiter(boto3.client("dynamodb"), moto_server.table, 100).usage()
     assert (budget.calls, budget.paid_calls) == (2, 1)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, RateLimited
-from kvkgate.limits import GlobalRateLimiter, KvkGuard, MonthlyBudget
+from kvkgate.limits import Budget, BudgetStatus, GlobalRateLimiter, KvkGuard
 from kvkgate.throttle import TokenBucket
 from tests.conftest import FakeClock, Table
 
@@ -84,27 +84,41 @@ def test_twelve_threads_together_stay_within_the_rate(table: Table) -> None:
 
 
 def test_budget_stops_paid_calls_first_then_everything(table: Table, clock: FakeClock) -> None:
-    budget = MonthlyBudget(table.client, table.name, quota=10, paid_share=0.5, clock=clock)
+    limiter = GlobalRateLimiter(table.client, table.name, rate=1000, budget=Budget(10, 0.5), clock=clock)
+    far = Deadline.after(60, clock)
     for _ in range(5):
-        budget.take(KvkApi.NAAMGEVING)
+        limiter.acquire(KvkApi.NAAMGEVING, far)
     with pytest.raises(BudgetExhausted, match="paid"):
-        budget.take(KvkApi.BASISPROFIEL)
+        limiter.acquire(KvkApi.BASISPROFIEL, far)
     for _ in range(5):
-        budget.take(KvkApi.ZOEKEN)
+        limiter.acquire(KvkApi.ZOEKEN, far)
     with pytest.raises(BudgetExhausted):
-        budget.take(KvkApi.ZOEKEN)
-    status = budget.status()
+        limiter.acquire(KvkApi.ZOEKEN, far)
+    status = limiter.usage()
     assert (status.calls, status.paid_calls) == (10, 5)
+
+
+def test_a_refused_budget_uses_no_slot_and_a_refused_slot_counts_no_call(table: Table, clock: FakeClock) -> None:
+    limiter = GlobalRateLimiter(table.client, table.name, rate=1, budget=Budget(1, 1.0), clock=clock, margin=1.0)
+    limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    with pytest.raises(BudgetExhausted):
+        limiter.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    assert clock.sleeps == []  # refused before waiting for a slot
+    roomy = GlobalRateLimiter(table.client, table.name, rate=1, budget=Budget(100, 1.0), clock=clock, margin=1.0)
+    with pytest.raises(RateLimited):
+        roomy.acquire(KvkApi.ZOEKEN, Deadline.after(0.5, clock))
+    assert roomy.usage().calls == 1
 
 
 def test_budget_starts_again_next_month(table: Table, clock: FakeClock) -> None:
     clock.wall = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC).timestamp() - clock.now
-    budget = MonthlyBudget(table.client, table.name, quota=1, paid_share=1.0, clock=clock)
-    budget.take(KvkApi.BASISPROFIEL)
+    limiter = GlobalRateLimiter(table.client, table.name, rate=10, budget=Budget(1, 1.0), clock=clock)
+    limiter.acquire(KvkApi.BASISPROFIEL, Deadline.after(60, clock))
     with pytest.raises(BudgetExhausted):
-        budget.take(KvkApi.BASISPROFIEL)
+        limiter.acquire(KvkApi.BASISPROFIEL, Deadline.after(60, clock))
     clock.advance(120)
-    assert budget.take(KvkApi.BASISPROFIEL).month == "2026-12"
+    limiter.acquire(KvkApi.BASISPROFIEL, Deadline.after(60, clock))
+    assert limiter.usage() == BudgetStatus("2026-12", 1, 1)
 
 
 class Unreachable:
@@ -125,11 +139,8 @@ def test_guard_degrades_to_the_local_bucket_and_says_so(clock: FakeClock, caplog
     metrics().clear_metrics()
     caplog.set_level(logging.WARNING)
     bucket = TokenBucket(rate=10, capacity=1, clock=clock)
-    guard = KvkGuard(
-        GlobalRateLimiter(Unreachable(), "t", rate=10, clock=clock),  # type: ignore[arg-type]
-        MonthlyBudget(Unreachable(), "t", quota=10, paid_share=1.0, clock=clock),  # type: ignore[arg-type]
-        fallback=bucket,
-    )
+    unreachable = GlobalRateLimiter(Unreachable(), "t", rate=10, budget=Budget(10), clock=clock)  # type: ignore[arg-type]
+    guard = KvkGuard(unreachable, fallback=bucket)
     for _ in range(3):
         guard.acquire(KvkApi.ZOEKEN, Deadline.after(10, clock))
     assert clock.sleeps == pytest.approx([0.1, 0.1])  # the bucket paced them

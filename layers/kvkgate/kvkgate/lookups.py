@@ -85,7 +85,7 @@ class KvkLookups:
 def build_client(config: Settings) -> KvkClient:
     """The client with its limits: the global limiter and budget when a table is configured."""
     from kvkgate.dynamo import dynamodb_client
-    from kvkgate.limits import GlobalRateLimiter, KvkGuard, MonthlyBudget
+    from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
     from kvkgate.secrets import SecretsManagerApiKey
     from kvkgate.throttle import CallLimiter, TokenBucket
 
@@ -94,11 +94,9 @@ def build_client(config: Settings) -> KvkClient:
     limiter: CallLimiter = TokenBucket(config.kvk_rate_limit_per_second)
     if config.table_name:
         client = dynamodb_client()
-        limiter = KvkGuard(
-            GlobalRateLimiter(client, config.table_name, config.kvk_rate_limit_per_second),
-            MonthlyBudget(client, config.table_name, config.kvk_monthly_quota, config.kvk_paid_quota_share),
-            fallback=limiter,
-        )
+        budget = Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share)
+        global_limiter = GlobalRateLimiter(client, config.table_name, config.kvk_rate_limit_per_second, budget)
+        limiter = KvkGuard(global_limiter, fallback=limiter)
     return KvkClient(
         config.kvk_base_url,
         SecretsManagerApiKey(config.kvk_api_key_secret_id),

@@ -21,7 +21,14 @@ def metrics() -> Metrics:
     return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "kvkgate"))
 
 
+def _disabled() -> bool:
+    # Powertools checks this only when flushing; its automatic flush every 100 values still prints.
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in {"1", "true", "yes", "on"}
+
+
 def count(name: str, value: float = 1.0) -> None:
+    if _disabled():
+        return
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -29,6 +36,8 @@ def count(name: str, value: float = 1.0) -> None:
 
 def kvk_call(api: str, outcome: str) -> None:
     """One line per KVK call, dimensioned by API and outcome (ok, not_found, rate_limited, ...)."""
+    if _disabled():
+        return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "kvkgate")

@@ -1,0 +1,242 @@
+"""Benchmark: do concurrent execution environments together stay inside KVK's rate? (make bench-limiter)
+
+N lookups of U unique KVK numbers from M worker processes, each with its own client, L1 and
+limiter view (like separate Lambda environments), against the KVK sandbox enforcing 100
+requests/s (sliding window) and a table on a moto server. The same load runs twice, side by
+side: with the global DynamoDB limiter, and with only each process's own token bucket.
+Ground truth for "how hard did we hit KVK" is the sandbox's own statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import httpx
+
+from bench.common import aws_environment, fresh_table, moto_server, table
+from local.sandbox.app import PUBLIC_TEST_KEY
+from local.sandbox.faults import Behaviour
+from local.sandbox.server import SandboxServer, registry
+
+KVK_LIMIT = 100  # what the sandbox enforces, like KVK
+DEADLINE_SECONDS = 10.0  # the onboarding path's budget per lookup
+
+
+@dataclass(frozen=True)
+class Job:
+    worker: int
+    numbers: list[str]
+    sandbox_url: str
+    endpoint: str
+    table: str
+    rate: float
+    global_limiter: bool
+
+
+def build_lookups(job: Job) -> Any:
+    from kvkgate.cache import CachePolicy, DynamoStore, KvkCache
+    from kvkgate.dynamo import dynamodb_client
+    from kvkgate.kvk import KvkClient
+    from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
+    from kvkgate.lookups import KvkLookups
+    from kvkgate.secrets import StaticApiKey
+    from kvkgate.throttle import CallLimiter, TokenBucket
+
+    dynamodb = dynamodb_client()
+    limiter: CallLimiter = TokenBucket(job.rate)
+    if job.global_limiter:
+        limiter = KvkGuard(GlobalRateLimiter(dynamodb, job.table, job.rate, Budget(300_000, 0.95)), fallback=limiter)
+    client = KvkClient(
+        job.sandbox_url, StaticApiKey(PUBLIC_TEST_KEY), limiter=limiter, observe=lambda api, outcome: None
+    )
+    return KvkLookups(client, KvkCache(DynamoStore(dynamodb, job.table), CachePolicy()))
+
+
+def run_worker(job: Job, ready: Any, start: Any, results: Any) -> None:
+    aws_environment(job.endpoint)
+    from kvkgate.clock import Deadline
+    from kvkgate.kvk import KvkError
+
+    lookups = build_lookups(job)
+    from kvkgate.dynamo import dynamodb_client
+
+    dynamodb_calls = [0]
+    dynamodb_client().meta.events.register(
+        "before-call.dynamodb", lambda **kwargs: dynamodb_calls.__setitem__(0, dynamodb_calls[0] + 1)
+    )
+    ready.put(job.worker)
+    start.wait()
+    failed, errors = 0, {}
+    for number in job.numbers:
+        try:
+            lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        except KvkError as error:
+            failed += 1
+            errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+    results.put(
+        {"worker": job.worker, "failed": failed, "errors": errors, "done": time.time(), "dynamodb": dynamodb_calls[0]}
+    )
+
+
+def run(
+    label: str,
+    numbers: list[str],
+    workers: int,
+    sandbox: SandboxServer,
+    endpoint: str,
+    rate: float,
+    global_limiter: bool,
+) -> dict[str, Any]:
+    httpx.post(sandbox.url + "/__sandbox/reset")
+    context = multiprocessing.get_context("spawn")
+    ready, results, start = context.Queue(), context.Queue(), context.Event()
+    table_name = fresh_table()
+    shares = [numbers[index::workers] for index in range(workers)]
+    processes = [
+        context.Process(
+            target=run_worker,
+            args=(
+                Job(index, share, sandbox.test_url, endpoint, table_name, rate, global_limiter),
+                ready,
+                start,
+                results,
+            ),
+        )
+        for index, share in enumerate(shares)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    began = time.time()
+    start.set()
+    outcomes = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    stats = httpx.get(sandbox.url + "/__sandbox/stats").json()
+    unique = len(set(numbers))
+    errors: dict[str, int] = {}
+    for outcome in outcomes:
+        for name, count in outcome["errors"].items():
+            errors[name] = errors.get(name, 0) + count
+    return {
+        "run": label,
+        "lookups": len(numbers),
+        "unique": unique,
+        "workers": workers,
+        "kvk_calls": stats["served"],
+        "max_kvk_calls_per_second": stats["maxCallsInAnySecond"],
+        "limit": KVK_LIMIT,
+        "kvk_429": stats["rateLimited"],
+        "failed": sum(outcome["failed"] for outcome in outcomes),
+        "errors": errors,
+        "dynamodb_calls": sum(outcome["dynamodb"] for outcome in outcomes),
+        "total_s": round(max(outcome["done"] for outcome in outcomes) - began, 2),
+        "ideal_s": round(unique / rate, 2),
+    }
+
+
+def cache_latencies(sandbox: SandboxServer, endpoint: str, numbers: list[str], rate: float) -> list[list[object]]:
+    """Median latency of an L1 hit, a DynamoDB hit and a miss, in this process."""
+    from kvkgate.clock import Deadline
+
+    job = Job(0, [], sandbox.test_url, endpoint, fresh_table(), rate, True)
+    lookups = build_lookups(job)
+    misses, dynamo_hits, memory_hits = [], [], []
+    for number in numbers:
+        started = time.perf_counter()
+        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        misses.append(time.perf_counter() - started)
+    for number in numbers:  # each is in this environment's memory now
+        started = time.perf_counter()
+        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        memory_hits.append(time.perf_counter() - started)
+    for number in numbers:
+        lookups.cache.forget_memory()  # as a new execution environment would start
+        started = time.perf_counter()
+        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        dynamo_hits.append(time.perf_counter() - started)
+
+    def ms(samples: list[float]) -> str:
+        return f"{statistics.median(samples) * 1000:.3f}"
+
+    return [
+        ["L1 (memory) hit", len(memory_hits), ms(memory_hits), "0"],
+        ["DynamoDB hit", len(dynamo_hits), ms(dynamo_hits), "0"],
+        ["miss (limiter + budget + KVK + store)", len(misses), ms(misses), str(len(misses))],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--unique", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=100.0, help="KVK_RATE_LIMIT_PER_SECOND given to the layer")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    data = registry()
+    rng = random.Random(args.seed)
+    pool = [number for number, record in data.companies.items() if record.get("evidence") == "generated"]
+    unique = rng.sample(pool, args.unique)
+    numbers = [unique[index % args.unique] for index in range(args.lookups)]
+    rng.shuffle(numbers)
+
+    with moto_server() as endpoint, SandboxServer(Behaviour(rate_limit=KVK_LIMIT)) as sandbox:
+        aws_environment(endpoint)
+        boto3.setup_default_session()
+        limited = run("global limiter", numbers, args.workers, sandbox, endpoint, args.rate, True)
+        baseline = run("per-process bucket only", numbers, args.workers, sandbox, endpoint, args.rate, False)
+        latencies = cache_latencies(sandbox, endpoint, rng.sample([n for n in pool if n not in unique], 100), args.rate)
+
+    headers = [
+        "run",
+        "lookups",
+        "unique",
+        "workers",
+        "KVK calls",
+        "max calls in any 1 s",
+        "limit",
+        "KVK 429s",
+        "failed",
+        "DynamoDB calls",
+        "total s",
+        "ideal s",
+        "total/ideal",
+    ]
+    rows = [
+        [
+            r["run"],
+            r["lookups"],
+            r["unique"],
+            r["workers"],
+            r["kvk_calls"],
+            r["max_kvk_calls_per_second"],
+            r["limit"],
+            r["kvk_429"],
+            r["failed"],
+            r["dynamodb_calls"],
+            r["total_s"],
+            r["ideal_s"],
+            f"{r['total_s'] / r['ideal_s']:.2f}",
+        ]
+        for r in (limited, baseline)
+    ]
+    print(table(headers, rows))
+    print()
+    print(table(["lookup", "samples", "median ms", "KVK calls"], latencies))
+    print()
+    print("RESULT " + json.dumps({**{k: v for k, v in limited.items() if k not in ("run",)}, "baseline": baseline}))
+
+
+if __name__ == "__main__":
+    main()

@@ -74,7 +74,7 @@ def run_worker(job: Job, ready: Any, start: Any, results: Any) -> None:
     )
     ready.put(job.worker)
     start.wait()
-    failed, errors = 0, {}
+    failed, errors = 0, dict[str, int]()
     for number in job.numbers:
         try:
             lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))

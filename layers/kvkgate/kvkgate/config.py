@@ -9,8 +9,9 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 KVK_TEST_BASE_URL = "https://api.kvk.nl/test/api"
 KVK_PRODUCTION_BASE_URL = "https://api.kvk.nl/api"
@@ -39,6 +40,11 @@ class Settings(BaseModel):
     stale_if_error_seconds: int = Field(7 * 86_400, alias="STALE_IF_ERROR_SECONDS", ge=0)
     kvk_timeout_seconds: float = Field(3.0, alias="KVK_TIMEOUT_SECONDS", gt=0, le=30)
     kvk_ca_bundle: Path | None = Field(None, alias="KVK_CA_BUNDLE")
+    caller_lookups_per_minute: int = Field(60, alias="CALLER_KVK_LOOKUPS_PER_MINUTE", ge=0)
+    name_match_threshold: float = Field(0.97, alias="NAME_MATCH_THRESHOLD", gt=0, le=1)
+    name_partial_threshold: float = Field(0.75, alias="NAME_PARTIAL_THRESHOLD", gt=0, le=1)
+    partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
+    http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
 
     @field_validator("kvk_base_url")
     @classmethod
@@ -49,6 +55,12 @@ class Settings(BaseModel):
         if value.endswith(("/v1", "/v2")):
             raise ValueError("must be the root without the API version, such as " + KVK_TEST_BASE_URL)
         return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> Settings:
+        if self.name_partial_threshold > self.name_match_threshold:
+            raise ValueError("NAME_PARTIAL_THRESHOLD must not exceed NAME_MATCH_THRESHOLD")
+        return self
 
     @field_validator("kvk_ca_bundle")
     @classmethod

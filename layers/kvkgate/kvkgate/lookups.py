@@ -7,14 +7,13 @@ and ``stale``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from kvkgate.cache import CacheKey, CachePolicy, DynamoStore, KvkCache, Lookup
 from kvkgate.clock import Deadline
-from kvkgate.config import ConfigError, Settings, settings
+from kvkgate.config import ConfigError, Settings
 from kvkgate.kvk.client import (
     KvkClient,
     KvkRequest,
@@ -83,7 +82,8 @@ class KvkLookups:
 
 
 def build_client(config: Settings) -> KvkClient:
-    """The client with its limits: the global limiter and budget when a table is configured."""
+    """The client with its limits: per-caller budget and the global limiter when a table is configured."""
+    from kvkgate.callers import CallerBudget
     from kvkgate.dynamo import dynamodb_client
     from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
     from kvkgate.secrets import SecretsManagerApiKey
@@ -97,6 +97,8 @@ def build_client(config: Settings) -> KvkClient:
         budget = Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share)
         global_limiter = GlobalRateLimiter(client, config.table_name, config.kvk_rate_limit_per_second, budget)
         limiter = KvkGuard(global_limiter, fallback=limiter)
+        if config.caller_lookups_per_minute:
+            limiter = CallerBudget(client, config.table_name, config.caller_lookups_per_minute, then=limiter)
     return KvkClient(
         config.kvk_base_url,
         SecretsManagerApiKey(config.kvk_api_key_secret_id),
@@ -116,9 +118,3 @@ def build_lookups(config: Settings) -> KvkLookups:
     )
     store = DynamoStore(dynamodb_client(), config.table_name) if config.table_name else None
     return KvkLookups(build_client(config), KvkCache(store, policy))
-
-
-@functools.cache
-def default_lookups() -> KvkLookups:
-    """The execution environment's lookups, built from the settings on first use (never at import)."""
-    return build_lookups(settings())

@@ -1,0 +1,178 @@
+"""The public contracts (design §4, §5): request and response models in English camelCase.
+
+Requests reject unknown fields and wrong types; identifiers are normalised later, by the domain,
+so that a malformed KVK number is a verdict (``INVALID_FORMAT``), not a transport error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from kvkgate.numbers import NumberFormatError, parse_house_number, parse_postcode
+
+MAX_BODY_BYTES = 8 * 1024
+
+Verdict = Literal["valid", "invalid", "unverified"]
+CheckState = Literal["pass", "fail", "unknown"]
+MatchState = Literal["match", "partial", "mismatch", "skipped", "unknown"]
+NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs"]
+Source = Literal["kvk", "cache", "none"]
+
+ShortText = Annotated[StrictStr, Field(max_length=64)]
+NameText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.model_dump(by_alias=True, mode="json")
+        return data
+
+
+class Request(Contract):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ValidationRequest(Request):
+    kvk_number: ShortText
+    trade_name: NameText | None = None
+    postcode: ShortText | None = None
+    house_number: str | None = None
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(parse_postcode, value, "postcode")
+
+    @field_validator("house_number", mode="before")
+    @classmethod
+    def _house_number(cls, value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValueError("houseNumber must be a string or a whole number")
+        parsed = _checked(parse_house_number, value, "houseNumber")
+        return f"{parsed.number}{parsed.letter or ''}" + (f"-{parsed.addition}" if parsed.addition else "")
+
+    @model_validator(mode="after")
+    def _house_number_needs_postcode(self) -> ValidationRequest:
+        if self.house_number is not None and self.postcode is None:
+            raise ValueError("houseNumber requires postcode")
+        return self
+
+
+class TradeNameCheckRequest(Request):
+    kvk_number: ShortText
+    trade_name: NameText
+
+
+def _checked(parse: Any, value: Any, field: str) -> Any:
+    try:
+        return parse(value, field)
+    except NumberFormatError as error:
+        raise ValueError(error.message) from None
+
+
+class Reason(Contract):
+    code: str
+    message: str
+
+
+class NameCheck(Contract):
+    result: MatchState
+    score: float | None = None
+    matched_name: str | None = None
+    name_type: NameType | None = None
+
+
+class AddressCheck(Contract):
+    result: MatchState
+
+
+class Checks(Contract):
+    format: CheckState
+    registered: CheckState
+    active: CheckState
+    trade_name: NameCheck
+    address: AddressCheck
+
+
+class CompanyBrief(Contract):
+    name: str | None
+    city: str | None
+
+
+class Meta(Contract):
+    source: Source
+    stale: bool
+    checked_at: str
+
+
+class ValidationResult(Contract):
+    kvk_number: str
+    verdict: Verdict
+    reasons: list[Reason]
+    checks: Checks
+    company: CompanyBrief | None
+    meta: Meta
+
+
+class Address(Contract):
+    street: str | None = None
+    house_number: int | None = None
+    house_letter: str | None = None
+    house_number_addition: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class MainBranch(Contract):
+    branch_number: str | None
+    address: Address | None
+
+
+class SbiActivity(Contract):
+    code: str | None
+    description: str | None
+    main: bool | None
+
+
+class CompanySummary(Contract):
+    kvk_number: str
+    name: str | None
+    statutory_name: str | None
+    legal_form: str | None
+    active: bool
+    registration_date: str | None
+    trade_names: list[str]
+    main_branch: MainBranch | None
+    sbi_activities: list[SbiActivity]
+    employees: int | None
+    meta: Meta
+
+
+class BestMatch(Contract):
+    name: str
+    name_type: NameType
+    branch_number: str | None
+
+
+class ScoredName(Contract):
+    name: str
+    name_type: NameType
+    score: float
+
+
+class TradeNameCheckResult(Contract):
+    kvk_number: str
+    trade_name: str
+    result: Literal["match", "partial", "mismatch"]
+    score: float
+    best_match: BestMatch | None
+    candidates: list[ScoredName]
+    meta: Meta

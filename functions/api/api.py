@@ -117,6 +117,10 @@ def unavailable(error: Unavailable) -> Response[Any]:
 def not_found(error: Exception) -> Response[Any]:
     path = app.current_event.path
     allowed = next((method for pattern, method in ALLOWED.items() if pattern.match(path)), None)
+    if allowed == app.current_event.http_method:
+        # The route exists but its parameter has characters no KVK number has.
+        detail = "kvkNumber must be 8 digits"
+        return _json(400, problem(400, "Bad request", detail, [{"field": "kvkNumber", "message": detail}]))
     if allowed:
         detail = f"{app.current_event.http_method} is not allowed here; use {allowed}."
         return _json(405, problem(405, "Method not allowed", detail), {"Allow": allowed})

@@ -27,7 +27,7 @@ from kvkgate.numbers import (
         ("6875 0110", "68750110"),
         ("68.75.01.10", "68750110"),
         ("68-750-110", "68750110"),
-        ("  69599084\t", "69599084"),
+        ("  69599084 ", "69599084"),
         ("01036576", "01036576"),  # leading zero kept; fails mod-11 yet is a real number
         ("24484189", "24484189"),
     ],
@@ -46,6 +46,7 @@ def test_kvk_number_is_normalised_and_never_padded(typed: str, expected: str) ->
         ("６８７５０１１０", "digits_only"),  # full-width digits are not KVK digits
         ("", "empty"),
         (" - . ", "empty"),
+        ("69599084\t", "digits_only"),  # only spaces, dots and dashes are separators
         ("1" * 65, "too_long"),
     ],
 )
@@ -130,6 +131,11 @@ def test_exactly_one_check_digit_completes_an_rsin(prefix: str) -> None:
 )
 def test_postcode_is_normalised(typed: str, expected: str) -> None:
     assert parse_postcode(typed) == expected
+
+
+def test_postcode_letters_must_be_ascii() -> None:
+    with pytest.raises(NumberFormatError):
+        parse_postcode("1234ß")  # "ß".upper() would be "SS"
 
 
 @pytest.mark.parametrize(

@@ -83,8 +83,8 @@ socket.socket.connect = refuse
 socket.getaddrinfo = refuse
 import kvkgate, kvkgate.kvk, kvkgate.numbers, kvkgate.config, kvkgate.secrets, kvkgate.throttle, kvkgate.telemetry
 import kvkgate.kvk.client as client_module
-import kvkgate.lookups, kvkgate.cache, kvkgate.limits
-assert kvkgate.lookups.default_lookups.cache_info().currsize == 0
+import kvkgate.lookups, kvkgate.cache, kvkgate.limits, kvkgate.runtime, kvkgate.verify, kvkgate.callers
+assert kvkgate.runtime.lookups.cache_info().currsize == 0
 heavy = [name for name in ("boto3", "botocore", "aws_lambda_powertools.utilities.parameters") if name in sys.modules]
 assert not heavy, heavy
 print("ok")

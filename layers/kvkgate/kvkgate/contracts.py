@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from kvkgate.numbers import NumberFormatError, parse_house_number, parse_postcode
 
@@ -22,7 +23,8 @@ NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs"]
 Source = Literal["kvk", "cache", "none"]
 
 ShortText = Annotated[StrictStr, Field(max_length=64)]
-NameText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+# At least one character that is not a space or a control character (same pattern in docs/openapi.yaml).
+NameText = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"[^\x00-\x20\x7f]")]
 
 
 class Contract(BaseModel):
@@ -34,7 +36,20 @@ class Contract(BaseModel):
 
 
 class Request(Contract):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace stripping here: the documented limits (docs/openapi.yaml) apply to what was sent.
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        """An optional field is left out, not sent as null (one way to say "not given")."""
+        if isinstance(data, dict):
+            nulls = [name for name, value in data.items() if value is None]
+            if nulls:
+                raise PydanticCustomError(
+                    "null_field", "{fields}: leave the field out instead of sending null", {"fields": ", ".join(nulls)}
+                )
+        return data
 
 
 class ValidationRequest(Request):
@@ -53,6 +68,8 @@ class ValidationRequest(Request):
     def _house_number(cls, value: object) -> str | None:
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON's 17.0 is the number 17
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValueError("houseNumber must be a string or a whole number")
         parsed = _checked(parse_house_number, value, "houseNumber")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# People paste numbers with spaces, dots or dashes ("6875 0110", "68.75.01.10"); KVK wants digits.
-_SEPARATORS = re.compile(r"[\s.\-]+")
+# People type numbers with spaces, dots or dashes ("6875 0110", "68.75.01.10"); KVK wants digits.
+# Exactly these three (design §4), so docs/openapi.yaml can state the same rule as a pattern.
+_SEPARATORS = re.compile(r"[ .\-]+")
 _DIGITS = re.compile(r"[0-9]+")
-_POSTCODE = re.compile(r"[0-9]{4}[A-Z]{2}")
+_POSTCODE = re.compile(r"[0-9]{4}[A-Za-z]{2}")
 _HOUSE_NUMBER = re.compile(
-    r"(?P<number>[0-9]{1,5})\s*(?P<letter>[A-Za-z](?![A-Za-z0-9]))?(?:(?:\s*[-/]\s*|\s+)(?P<addition>[A-Za-z0-9]{1,4}))?"
+    r" *(?P<number>[0-9]{1,5}) *(?P<letter>[A-Za-z](?![A-Za-z0-9]))?(?:(?: *[-/] *| +)(?P<addition>[A-Za-z0-9]{1,4}))? *"
 )
 # PostNL never issues these letter pairs (they carried wartime connotations).
 _UNISSUED_POSTCODE_LETTERS = frozenset({"SA", "SD", "SS"})
@@ -81,9 +82,11 @@ def parse_rsin(raw: object, field: str = "rsin") -> str:
 
 def parse_postcode(raw: object, field: str = "postcode") -> str:
     """Normalise a Dutch postcode: ``"1234 ab"`` -> ``"1234AB"``."""
-    value = _strip(field, raw).upper()
+    value = _strip(field, raw)
+    # Match before upper-casing: "ß".upper() is "SS", and only ASCII letters make a postcode.
     if not _POSTCODE.fullmatch(value):
         raise NumberFormatError(field, "format", f"{field} must be 4 digits and 2 letters, like 1234 AB")
+    value = value.upper()
     if value[0] == "0":
         raise NumberFormatError(field, "leading_zero", f"{field} cannot start with 0")
     if value[4:] in _UNISSUED_POSTCODE_LETTERS:
@@ -106,10 +109,9 @@ def parse_house_number(raw: object, field: str = "houseNumber") -> HouseNumber:
         raise NumberFormatError(field, "type", f"{field} must be a string or a number")
     if len(raw) > MAX_INPUT_LENGTH:
         raise NumberFormatError(field, "too_long", f"{field} is longer than {MAX_INPUT_LENGTH} characters")
-    text = raw.strip()
-    if not text:
+    if not raw.strip(" "):
         raise NumberFormatError(field, "empty", f"{field} is empty")
-    match = _HOUSE_NUMBER.fullmatch(text)
+    match = _HOUSE_NUMBER.fullmatch(raw)
     if match is None:
         raise NumberFormatError(
             field, "format", f"{field} must be 1-5 digits, optionally a letter and an addition, like 17 M or 3-1"

@@ -15,7 +15,8 @@ _SEPARATORS = re.compile(r"[ .\-]+")
 _DIGITS = re.compile(r"[0-9]+")
 _POSTCODE = re.compile(r"[0-9]{4}[A-Za-z]{2}")
 _HOUSE_NUMBER = re.compile(
-    r" *(?P<number>[0-9]{1,5}) *(?P<letter>[A-Za-z](?![A-Za-z0-9]))?(?:(?: *[-/] *| +)(?P<addition>[A-Za-z0-9]{1,4}))? *"
+    r" *(?P<number>[0-9]{1,5}) *(?P<letter>[A-Za-z](?![A-Za-z0-9]))?"
+    r"(?:(?: *[-/] *| +)(?P<addition>[A-Za-z0-9]{1,4}))? *"
 )
 # PostNL never issues these letter pairs (they carried wartime connotations).
 _UNISSUED_POSTCODE_LETTERS = frozenset({"SA", "SD", "SS"})

@@ -17,13 +17,14 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint format typecheck template-lint test unit sandbox bench-limiter clean
+.PHONY: help install lint format typecheck template-lint test unit sandbox bench-limiter bench-api clean
 
 help:
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
 	@echo "make lint|typecheck|template-lint|unit   one part of that"
 	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
 	@echo "make bench-limiter   benchmark: 20 environments against the sandbox's 100/s, with and without the global limiter"
+	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
 	@echo "make format          apply ruff's formatting and safe fixes"
 	@echo "make clean           remove venvs and build output"
 
@@ -70,6 +71,9 @@ sandbox: $(VENV)/.installed
 
 bench-limiter: $(VENV)/.installed
 	$(BIN)/python -m bench.limiter $(BENCH_ARGS)
+
+bench-api: $(VENV)/.installed
+	$(BIN)/python -m bench.api $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

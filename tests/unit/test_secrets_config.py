@@ -46,7 +46,9 @@ def test_missing_secret_names_the_secret_not_a_value(aws: None) -> None:
         SecretsManagerApiKey("kvk/missing").get()
 
 
-@pytest.mark.parametrize("stored", ["", "   ", '{"apiKey": ""}', '{"key": "x"}', "{not json"])
+@pytest.mark.parametrize(
+    "stored", ["", "   ", '{"apiKey": ""}', '{"key": "x"}', "{not json", '{"apiKey": "REPLACE_WITH_YOUR_KVK_API_KEY"}']
+)
 def test_unusable_secret_values_are_rejected_without_echoing_them(stored: str) -> None:
     with pytest.raises(SecretError) as caught:
         parse_secret_value(stored)

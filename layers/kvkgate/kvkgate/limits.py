@@ -139,6 +139,7 @@ class GlobalRateLimiter:
         new_next = number(item, "nextSlot")
         assert new_next is not None  # noqa: S101 - ALL_NEW always holds the attribute just set
         self._last_seen_next = new_next
+        self._report_budget(item)
         return new_next - self.interval
 
     def _restart_idle_schedule(self, api: KvkApi, now: float) -> float | None:
@@ -153,7 +154,12 @@ class GlobalRateLimiter:
             self._explain_refusal(api, item, now, math.inf)
             return None
         self._last_seen_next = now + self.interval
+        self._report_budget(item)
         return now
+
+    def _report_budget(self, item: dict[str, Any]) -> None:
+        if self.budget is not None:
+            telemetry.gauge("BudgetUsedCalls", number(item, f"calls#{self._month()}") or 0)
 
     def _update(self, api: KvkApi, setter: str, condition: str, values: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Run one slot update that also counts the call: (True, new item) or (False, the item as it was)."""

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 # Powertools parameters costs ~230 ms to import (toolchain.md); it is imported on first fetch only.
 DEFAULT_MAX_AGE_SECONDS = 3600
+# What template.yaml's created secret holds until the operator puts a real key in it.
+PLACEHOLDER = "REPLACE_WITH_YOUR_KVK_API_KEY"
 
 
 class _RedactSecretStrings(logging.Filter):
@@ -85,6 +87,8 @@ def parse_secret_value(value: str | bytes) -> ApiKey:
         text = key.strip()
     if not text:
         raise SecretError("the KVK API key secret is empty")
+    if text == PLACEHOLDER:
+        raise SecretError("the KVK API key secret still holds the placeholder from template.yaml; put your key in it")
     return ApiKey(text)
 
 

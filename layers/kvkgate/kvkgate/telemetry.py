@@ -34,6 +34,11 @@ def count(name: str, value: float = 1.0) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def gauge(name: str, value: float) -> None:
+    """A level rather than an event, e.g. how much of this month's KVK budget is used."""
+    count(name, value)
+
+
 def kvk_call(api: str, outcome: str) -> None:
     """One line per KVK call, dimensioned by API and outcome (ok, not_found, rate_limited, ...)."""
     if _disabled():

@@ -1,0 +1,298 @@
+"""Benchmark: the HTTP API's cold start, warm latency and KVK cost (make bench-api).
+
+1. Cold import of each handler module in a fresh interpreter, on the built artifact, beside
+   ``import boto3; boto3.client('dynamodb')`` in the same run. The artifact is built with the
+   layer's own build recipe (layers/kvkgate/Makefile, as ``sam build`` runs it) but for this
+   machine's platform (x86_64 wheels instead of arm64, which cannot be imported here), with .pyc
+   compiled at build time and the tree made read-only, like /opt and /var/task. boto3 comes from
+   a separate directory, as Lambda's runtime provides it. Interpreters run with ``-S`` so nothing
+   else on this machine is importable.
+2. Warm invocation latency of the API handler: an L1 hit, a DynamoDB hit and a miss.
+3. Paid KVK calls per validation on 10,000 validations over 2,000 unique numbers (Zipf), 30 %
+   with a claimed name of which half mismatch, beside a naive client that calls Basisprofiel and
+   Naamgeving for every validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, table
+
+HANDLERS = {"ApiFunction": ("functions/api", "api")}
+
+
+def _python312() -> str:
+    candidates = [*sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12")), Path(sys.executable)]
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+def build_artifact(where: Path) -> Path:
+    python = _python312()
+    layer = where / "layer"
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT / "layers/kvkgate"),
+            "build-KvkgateLayer",
+            f"ARTIFACTS_DIR={layer}",
+            "PLATFORM=manylinux2014_x86_64",
+            f"PYTHON={python}",
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    runtime = where / "runtime"
+    requirements = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    boto = [line for line in requirements if line.startswith(("boto3==", "botocore=="))]
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-compile", "--target", str(runtime), *boto],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    for logical_id, (code_uri, _) in HANDLERS.items():
+        shutil.copytree(ROOT / code_uri, where / logical_id)
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", str(where)], check=True
+    )
+    subprocess.run(["chmod", "-R", "a-w", str(where)], check=True)
+    return where
+
+
+def cold_imports(artifact: Path, rounds: int) -> tuple[list[list[object]], float]:
+    python = _python312()
+    environment = {"PATH": os.environ["PATH"], "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_SERVICE_NAME": "kvkgate"}
+    commands = {
+        "baseline: import boto3; boto3.client('dynamodb')": (
+            [python, "-S", "-c", "import boto3; boto3.client('dynamodb')"],
+            str(artifact / "runtime"),
+        )
+    }
+    for logical_id, (_, module) in HANDLERS.items():
+        path = os.pathsep.join(str(artifact / part) for part in (logical_id, "layer/python", "runtime"))
+        commands[f"{logical_id}: import {module}"] = ([python, "-S", "-c", f"import {module}"], path)
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (command, path) in commands.items():  # interleaved, so drift hits all alike
+            started = time.perf_counter()
+            subprocess.run(command, env={**environment, "PYTHONPATH": path}, check=True)
+            samples[name].append(time.perf_counter() - started)
+    baseline = statistics.median(next(iter(samples.values())))
+    rows: list[list[object]] = []
+    ratio = 0.0
+    for name, values in samples.items():
+        median = statistics.median(values)
+        if name.startswith("ApiFunction"):
+            ratio = median / baseline
+        rows.append(
+            [name, len(values), f"{median * 1000:.0f}", f"{min(values) * 1000:.0f}", f"{median / baseline:.2f}"]
+        )
+    return rows, ratio
+
+
+def warm_latencies(samples: int) -> list[list[object]]:
+    """Invoke the API handler in-process with moto (table from the template) and the sandbox."""
+    import boto3
+    from moto import mock_aws
+
+    from kvkgate import runtime
+    from local.apigw import http_event
+    from local.aws_resources import create_tables
+    from local.lambda_runtime import LambdaContext, functions, load_handler
+    from local.sandbox.app import PUBLIC_TEST_KEY
+    from local.sandbox.faults import Behaviour
+    from local.sandbox.server import SandboxServer, registry
+
+    spec = functions()["ApiFunction"]
+    numbers = [n for n, record in registry().companies.items() if record.get("evidence") == "generated"][: samples * 2]
+    with mock_aws(), SandboxServer(Behaviour(rate_limit=None)) as sandbox:
+        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "bench"})["KvkgateTable"]
+        secret = boto3.client("secretsmanager").create_secret(Name="kvk", SecretString=PUBLIC_TEST_KEY)["ARN"]
+        os.environ.update(
+            KVK_BASE_URL=sandbox.test_url,
+            KVK_API_KEY_SECRET_ID=secret,
+            TABLE_NAME=table,
+            CALLER_KVK_LOOKUPS_PER_MINUTE="0",
+        )
+        runtime.reset()
+        handler = load_handler(spec)
+
+        def call(number: str) -> float:
+            event = http_event("POST", "/v1/validations", {"kvkNumber": number}, route_key="POST /v1/validations")
+            started = time.perf_counter()
+            response = handler(event, LambdaContext(spec))
+            elapsed = time.perf_counter() - started
+            assert response["statusCode"] == 200, response
+            return elapsed
+
+        call(numbers[-1])  # first invocation builds clients: a cold start, not measured here
+        misses = [call(number) for number in numbers[:samples]]
+        memory = [call(number) for number in numbers[:samples]]
+        table_hits = []
+        for number in numbers[:samples]:
+            runtime.lookups().cache.forget_memory()
+            table_hits.append(call(number))
+        runtime.reset()
+
+    def row(name: str, values: list[float]) -> list[object]:
+        return [
+            name,
+            len(values),
+            f"{statistics.median(values) * 1000:.2f}",
+            f"{sorted(values)[int(len(values) * 0.95)] * 1000:.2f}",
+        ]
+
+    return [row("L1 (memory) hit", memory), row("DynamoDB hit", table_hits), row("miss (Zoeken via sandbox)", misses)]
+
+
+def workload(validations: int, unique: int, seed: int) -> list[dict[str, str]]:
+    """Zipf-distributed numbers; 30 % claim a name, half of those another company's name."""
+    from local.sandbox.server import registry
+
+    rng = random.Random(seed)
+    companies = [record for record in registry().companies.values() if record.get("evidence") == "generated"]
+    chosen = rng.sample(companies, unique)
+    weights = [1 / (rank + 1) ** 1.1 for rank in range(unique)]
+    requests = []
+    for record in rng.choices(chosen, weights=weights, k=validations):
+        request = {"kvkNumber": record["kvkNummer"]}
+        if rng.random() < 0.30:
+            if rng.random() < 0.5:
+                names = record.get("handelsnamen") or [record["naam"]]
+                request["tradeName"] = rng.choice(names)
+            else:
+                request["tradeName"] = rng.choice(companies)["naam"]
+        requests.append(request)
+    return requests
+
+
+def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[list[object]], dict[str, Any]]:
+    import boto3
+    import httpx
+    from moto import mock_aws
+
+    from kvkgate.cache import CachePolicy, DynamoStore, KvkCache
+    from kvkgate.clock import Deadline
+    from kvkgate.contracts import ValidationRequest
+    from kvkgate.kvk import KvkClient
+    from kvkgate.lookups import KvkLookups
+    from kvkgate.secrets import StaticApiKey
+    from kvkgate.throttle import TokenBucket
+    from kvkgate.verify import validate
+    from local.aws_resources import create_tables
+    from local.sandbox.app import PUBLIC_TEST_KEY
+    from local.sandbox.faults import Behaviour
+    from local.sandbox.server import SandboxServer
+
+    with mock_aws(), SandboxServer(Behaviour(rate_limit=None)) as sandbox:
+        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "bench-cost"})["KvkgateTable"]
+        client = KvkClient(
+            sandbox.test_url,
+            StaticApiKey(PUBLIC_TEST_KEY),
+            limiter=TokenBucket(10_000),
+            observe=lambda api, outcome: None,
+        )
+        lookups = KvkLookups(client, KvkCache(DynamoStore(boto3.client("dynamodb"), table), CachePolicy()))
+        verdicts: dict[str, int] = {}
+        for request in requests:
+            result = validate(ValidationRequest.model_validate(request), lookups, Deadline.after(10), dt_now())
+            verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+        stats = httpx.get(sandbox.url + "/__sandbox/stats").json()
+        httpx.post(sandbox.url + "/__sandbox/reset")
+        for request in requests[:naive_sample]:
+            for call in (client.basisprofiel, client.naamgeving):
+                try:
+                    call(request["kvkNumber"], deadline=Deadline.after(10))
+                except Exception:  # noqa: S112 - a naive client pays for failed calls too
+                    continue
+        naive = httpx.get(sandbox.url + "/__sandbox/stats").json()
+    kvkgate_rate = stats["paidCalls"] / len(requests)
+    naive_rate = naive["paidCalls"] / naive_sample
+    rows: list[list[object]] = [
+        [
+            "kvkgate (Zoeken first, cached)",
+            len(requests),
+            stats["calls"].get("zoeken", 0),
+            stats["paidCalls"],
+            f"{kvkgate_rate:.4f}",
+        ],
+        [
+            "naive (Basisprofiel + Naamgeving each time)",
+            naive_sample,
+            naive["calls"].get("zoeken", 0),
+            naive["paidCalls"],
+            f"{naive_rate:.4f}",
+        ],
+    ]
+    return rows, {
+        "paid_calls_per_validation": round(kvkgate_rate, 4),
+        "naive_paid_calls_per_validation": round(naive_rate, 4),
+        "verdicts": verdicts,
+        "free_calls": stats["calls"].get("zoeken", 0),
+        "paid_calls": stats["paidCalls"],
+    }
+
+
+def dt_now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15, help="cold imports per command")
+    parser.add_argument("--samples", type=int, default=200, help="warm invocations per kind")
+    parser.add_argument("--validations", type=int, default=10_000)
+    parser.add_argument("--unique", type=int, default=2_000)
+    parser.add_argument("--naive-sample", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
+
+    workdir = Path(tempfile.mkdtemp(prefix="kvkgate-artifact-"))
+    try:
+        artifact = build_artifact(workdir / "artifact")
+        cold_rows, ratio = cold_imports(artifact, args.rounds)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(workdir)], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("Cold import on the built artifact (x86_64 build of the same recipe, .pyc compiled, read-only):")
+    print(table(["command", "runs", "median ms", "min ms", "÷ baseline"], cold_rows))
+    print()
+    warm = warm_latencies(args.samples)
+    print("Warm invocations of the API handler (moto in-process, sandbox KVK):")
+    print(table(["lookup", "invocations", "median ms", "p95 ms"], warm))
+    print()
+    cost_rows, cost = paid_calls(workload(args.validations, args.unique, args.seed), args.naive_sample)
+    workload_text = f"{args.validations} validations over {args.unique} numbers (Zipf s=1.1, 30 % named, half wrongly)"
+    print(f"KVK calls for {workload_text}:")
+    print(table(["client", "validations", "free Zoeken calls", "paid calls", "paid calls / validation"], cost_rows))
+    print()
+    print(
+        "RESULT "
+        + json.dumps(
+            {"cold_import_ratio": round(ratio, 3), **cost, "warm_ms": {row[0]: float(str(row[2])) for row in warm}}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

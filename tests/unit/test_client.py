@@ -294,3 +294,16 @@ def test_zoeken_without_hits_raises_not_found(kvk: ScriptedKvk, clock: FakeClock
     kvk.script.append(kvk_json(404, recording("zoeken-kvkNummer-12345678.404.json")))
     with pytest.raises(NotFound):
         make_client(kvk, clock).zoeken(ZoekQuery(kvkNummer="12345678"), deadline=deadline(clock))
+
+
+def test_an_unreadable_key_is_unauthorized_not_a_crash(kvk: ScriptedKvk, clock: FakeClock) -> None:
+    from kvkgate.secrets import SecretError
+
+    class Broken:
+        def get(self, *, refresh: bool = False) -> ApiKey:
+            raise SecretError("could not read the KVK API key secret 'kvk': AccessDeniedException")
+
+    client = KvkClient(BASE, Broken(), clock=clock, transport=kvk.transport())
+    with pytest.raises(Unauthorized, match="AccessDenied"):
+        client.basisprofiel("68750110", deadline=deadline(clock))
+    assert kvk.requests == []

@@ -43,9 +43,10 @@ from kvkgate.kvk.models import (
     ZoekResultaatItem,
 )
 from kvkgate.kvk.tls import ssl_context
-from kvkgate.secrets import ApiKey, ApiKeySource
+from kvkgate.secrets import ApiKey, ApiKeySource, SecretError
 from kvkgate.throttle import CallLimiter, Unlimited
 
+logger = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
 Params = tuple[tuple[str, str], ...]
 
@@ -310,8 +311,16 @@ class KvkClient:
                 f"KVK's answer for {path} does not fit {model.__name__}: {error.error_count()} problem(s)", path=path
             ) from None
 
+    def _key(self, refresh: bool = False) -> ApiKey:
+        try:
+            return self._api_key.get(refresh=refresh)
+        except SecretError as error:
+            # Without a key KVK cannot be asked: to callers that is KVK being unavailable, not a bug.
+            logger.error("KVK API key unavailable: %s", error)
+            raise Unauthorized(f"the KVK API key could not be read: {error}") from None
+
     def _call(self, api: KvkApi, path: str, params: Params, deadline: Deadline) -> KvkResponse:
-        key = self._api_key.get()
+        key = self._key()
         rotated = False
         attempt = 0
         while True:
@@ -322,7 +331,7 @@ class KvkClient:
                     raise
                 # The key may have been rotated since we cached it: re-read once, then give up.
                 rotated = True
-                key = self._api_key.get(refresh=True)
+                key = self._key(refresh=True)
             except KvkError as error:
                 if not error.transient:
                     raise

@@ -6,6 +6,7 @@ deployed one: change the template and every test table changes with it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,3 +66,108 @@ def create_tables(client: DynamoDBClient, names: dict[str, str] | None = None) -
             )
         created[logical_id] = table_name
     return created
+
+
+class Resolver:
+    """Enough of CloudFormation's intrinsic functions to create the template's resources locally."""
+
+    def __init__(
+        self, template: dict[str, Any], parameters: dict[str, str], physical: dict[str, dict[str, str]]
+    ) -> None:
+        self.template = template
+        self.parameters = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+        self.parameters.update(parameters)
+        self.parameters.update(
+            {
+                "AWS::Region": "eu-west-1",
+                "AWS::AccountId": "123456789012",
+                "AWS::StackName": "kvkgate-local",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
+        self.physical = physical  # logical id -> {"Ref": ..., "Arn": ..., other attributes}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template.get("Conditions", {})[name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                return self.parameters[argument] if argument in self.parameters else self.physical[argument]["Ref"]
+            if function == "GetAtt":
+                logical, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+                return self.physical[logical][attribute]
+            if function == "If":
+                name, when_true, when_false = argument
+                return self.value(when_true if self.condition(name) else when_false)
+            if function == "Equals":
+                left, right = (self.value(item) for item in argument)
+                return left == right
+            if function == "Not":
+                return not self.value(argument[0])
+            if function == "Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.value(items))
+            if function == "Sub":
+                text = argument if isinstance(argument, str) else argument[0]
+                for name, value in {**self.parameters, **{k: v["Ref"] for k, v in self.physical.items()}}.items():
+                    text = text.replace("${" + name + "}", str(value))
+                return text
+            if function == "Condition":
+                return self.condition(argument)
+        return {key: self.value(value) for key, value in node.items()}
+
+
+def create_messaging(
+    sqs: Any, events: Any, parameters: dict[str, str] | None = None, prefix: str = "kvkgate"
+) -> dict[str, dict[str, str]]:
+    """Create the template's SQS queues (with redrive), event bus and rules (with targets).
+
+    Returns logical id -> {"Ref": physical name or URL, "Arn": ..., ...}.
+    """
+    template = load_template()
+    resources = template["Resources"]
+    physical: dict[str, dict[str, str]] = {}
+    resolver = Resolver(template, parameters or {}, physical)
+
+    def active(spec: dict[str, Any]) -> bool:
+        return "Condition" not in spec or resolver.condition(spec["Condition"])
+
+    queues = {name: spec for name, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
+    # Dead-letter queues first: the queues that redrive into them need their ARN.
+    for logical_id, spec in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})):
+        properties = resolver.value(spec.get("Properties", {}))
+        attributes = {
+            key: str(properties[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in properties
+        }
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        name = f"{prefix}-{logical_id}"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+    for logical_id, spec in resources.items():
+        if spec["Type"] == "AWS::Events::EventBus" and active(spec):
+            name = resolver.value(spec["Properties"]["Name"])
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+            physical[logical_id] = {"Ref": name, "Arn": arn, "Name": name}
+    for logical_id, spec in resources.items():
+        if spec["Type"] != "AWS::Events::Rule" or not active(spec):
+            continue
+        properties = resolver.value(spec["Properties"])
+        name = f"{prefix}-{logical_id}"
+        arn = events.put_rule(
+            Name=name, EventBusName=properties["EventBusName"], EventPattern=json.dumps(properties["EventPattern"])
+        )["RuleArn"]
+        events.put_targets(
+            Rule=name,
+            EventBusName=properties["EventBusName"],
+            Targets=[{"Id": target["Id"], "Arn": target["Arn"]} for target in properties["Targets"]],
+        )
+        physical[logical_id] = {"Ref": name, "Arn": arn}
+    return physical

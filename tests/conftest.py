@@ -152,3 +152,13 @@ def table(aws_env: None) -> Iterator[Table]:
         client = boto3.client("dynamodb")
         names = create_tables(client, {"KvkgateTable": "kvkgate-test"})
         yield Table(client, names["KvkgateTable"])
+
+
+@pytest.fixture(scope="session")
+def kvk_sandbox() -> Iterator[Any]:
+    """One KVK sandbox for the whole run (no rate limit); tests reset its stats and faults."""
+    from local.sandbox.faults import Behaviour
+    from local.sandbox.server import SandboxServer
+
+    with SandboxServer(Behaviour(rate_limit=None)) as server:
+        yield server

@@ -21,12 +21,6 @@ from local.sandbox.faults import Behaviour
 from local.sandbox.server import SandboxServer
 
 
-@pytest.fixture(scope="session")
-def kvk_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(Behaviour(rate_limit=None)) as server:
-        yield server
-
-
 @dataclass
 class Answer:
     status: int

@@ -30,6 +30,12 @@ EXPECTED = {
 
 def test_every_api_event_has_an_expectation() -> None:
     assert {path.stem for path in EVENTS.glob("api-*.json")} == set(EXPECTED)
+    assert {path.stem.split("-")[0] for path in EVENTS.glob("*.json")} == {
+        "api",
+        "onboarding",
+        "presignup",
+        "eventbridge",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -45,6 +45,11 @@ class Settings(BaseModel):
     name_partial_threshold: float = Field(0.75, alias="NAME_PARTIAL_THRESHOLD", gt=0, le=1)
     partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
     http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
+    signup_event_source: str = Field("app.signup", alias="SIGNUP_EVENT_SOURCE", min_length=1)
+    max_receive_count: int = Field(5, alias="MAX_RECEIVE_COUNT", ge=1)
+    kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
+    company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
+    presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")
 
     @field_validator("kvk_base_url")
     @classmethod

@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from kvkgate.config import settings
+from kvkgate.config import ConfigError, settings
 from kvkgate.lookups import KvkLookups, build_lookups
 from kvkgate.names import Thresholds
+from kvkgate.onboarding import EventBridgePublisher
 from kvkgate.verify import Policy
 
 
@@ -26,6 +27,16 @@ def policy() -> Policy:
     return Policy(thresholds=thresholds, partial_name_verdict=config.partial_name_verdict)
 
 
+@functools.cache
+def publisher() -> EventBridgePublisher:
+    import boto3
+
+    bus = settings().event_bus_name
+    if not bus:
+        raise ConfigError("invalid configuration: EVENT_BUS_NAME: must be set")
+    return EventBridgePublisher(boto3.client("events"), bus)
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -35,3 +46,4 @@ def reset() -> None:
     settings.cache_clear()
     lookups.cache_clear()
     policy.cache_clear()
+    publisher.cache_clear()

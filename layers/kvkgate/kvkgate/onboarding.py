@@ -1,0 +1,179 @@
+"""Onboarding (design §5): verify a ``CustomerSignedUp`` event and publish the result on the bus.
+
+* A malformed message (not JSON, no ``kvkNumber``, ...) is not retried: it is answered at once
+  with ``KvkVerificationCompleted`` / ``invalid`` / ``INVALID_REQUEST``.
+* ``unverified`` (KVK could not be asked) is not a result: the message fails and SQS delivers it
+  again with back-off. On its last delivery ``KvkVerificationFailed`` is published first, so
+  nothing is lost silently; the message then goes to the dead-letter queue.
+* Anything else publishes ``KvkVerificationCompleted`` with the same verdict as POST /v1/validations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import Field, ValidationError
+
+from kvkgate.clock import Deadline
+from kvkgate.contracts import Contract, Meta, Reason, ValidationRequest, ValidationResult
+from kvkgate.verify import Lookups, Policy, validate
+from kvkgate.web import field_errors
+
+RESULT_SOURCE = "kvkgate"
+COMPLETED = "KvkVerificationCompleted"
+FAILED = "KvkVerificationFailed"
+SIGNED_UP = "CustomerSignedUp"
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class Publisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None: ...
+
+
+class RetryLater(Exception):
+    """KVK could not be asked; let SQS deliver the message again."""
+
+
+class SignupDetail(Contract):
+    """``detail`` of a CustomerSignedUp event. Unknown fields are ignored: producers add their own."""
+
+    customer_id: str | None = Field(None, max_length=256)
+    kvk_number: str
+    trade_name: str | None = None
+    postcode: str | None = None
+    house_number: str | int | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    body: str
+    receive_count: int
+    max_receives: int
+
+    @property
+    def last_delivery(self) -> bool:
+        return self.receive_count >= self.max_receives
+
+
+def idempotency_key(body: str) -> str:
+    """EventBridge's event id when there is one (the same event delivered twice), else the body."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = None
+    if isinstance(event, dict) and isinstance(event.get("id"), str) and event["id"]:
+        return "event:" + str(event["id"])
+    return "body:" + hashlib.sha256(body.encode(errors="replace")).hexdigest()
+
+
+def _now_text(now: dt.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _detail(body: str) -> tuple[SignupDetail | None, str | None, list[dict[str, str]]]:
+    """The signup detail, the customer id if readable, and what is wrong with the message."""
+    if len(body.encode(errors="replace")) > MAX_MESSAGE_BYTES:
+        return None, None, [{"field": "body", "message": f"larger than {MAX_MESSAGE_BYTES} bytes"}]
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None, None, [{"field": "body", "message": "not JSON"}]
+    detail = event.get("detail", event) if isinstance(event, dict) else None
+    if not isinstance(detail, dict):
+        return None, None, [{"field": "detail", "message": "must be a JSON object"}]
+    customer = detail.get("customerId") if isinstance(detail.get("customerId"), str) else None
+    try:
+        return SignupDetail.model_validate(detail), customer, []
+    except ValidationError as error:
+        return (
+            None,
+            customer,
+            [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)],
+        )
+
+
+def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: dt.datetime) -> dict[str, Any]:
+    message = "; ".join(f"{problem['field']}: {problem['message']}" for problem in problems)
+    return {
+        "customerId": customer,
+        "kvkNumber": None,
+        "verdict": "invalid",
+        "checks": None,
+        "company": None,
+        "reasons": [
+            Reason(code="INVALID_REQUEST", message=f"The CustomerSignedUp message is malformed: {message}").to_json()
+        ],
+        "meta": Meta(source="none", stale=False, checked_at=_now_text(now)).to_json(),
+    }
+
+
+def _result_detail(customer: str | None, result: ValidationResult) -> dict[str, Any]:
+    data = result.to_json()
+    return {
+        "customerId": customer,
+        **{key: data[key] for key in ("kvkNumber", "verdict", "checks", "company", "reasons", "meta")},
+    }
+
+
+def handle(
+    message: Message,
+    lookups: Lookups,
+    publisher: Publisher,
+    deadline: Deadline,
+    now: Callable[[], dt.datetime],
+    policy: Policy | None = None,
+) -> str:
+    """Verify one message and publish its outcome. Returns the verdict; raises RetryLater for ``unverified``."""
+    detail, customer, problems = _detail(message.body)
+    if detail is None:
+        publisher.publish(COMPLETED, _invalid_request(customer, problems, now()))
+        return "invalid"
+    try:
+        request = ValidationRequest.model_validate(
+            detail.model_dump(by_alias=True, exclude={"customer_id"}, exclude_none=True)
+        )
+    except ValidationError as error:
+        publisher.publish(
+            COMPLETED,
+            _invalid_request(
+                customer,
+                [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)],
+                now(),
+            ),
+        )
+        return "invalid"
+    result = validate(request, lookups, deadline, now(), policy)
+    if result.verdict == "unverified":
+        if message.last_delivery:
+            publisher.publish(FAILED, {**_result_detail(customer, result), "deliveries": message.receive_count})
+        raise RetryLater("; ".join(reason.message for reason in result.reasons))
+    publisher.publish(COMPLETED, _result_detail(customer, result))
+    return result.verdict
+
+
+class EventBridgePublisher:
+    """Puts result events on the bus; a failed entry raises, so the message is retried, not lost."""
+
+    def __init__(self, client: Any, bus: str, source: str = RESULT_SOURCE) -> None:
+        self._client = client
+        self._bus = bus
+        self._source = source
+
+    def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
+        entry = {
+            "EventBusName": self._bus,
+            "Source": source or self._source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail),
+        }
+        response = self._client.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            failed = response["Entries"][0]
+            raise RuntimeError(
+                f"EventBridge refused the {detail_type} event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}"
+            )

@@ -1,0 +1,121 @@
+"""The asynchronous path in-process: moto SQS/EventBridge/DynamoDB created from the template, sandbox KVK."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from kvkgate import runtime
+from local.aws_resources import create_messaging, create_tables
+from local.lambda_runtime import LambdaContext, functions, load_handler
+from local.sandbox.app import PUBLIC_TEST_KEY
+from local.sandbox.faults import Behaviour
+from local.sandbox.server import SandboxServer
+
+MAX_RECEIVES = 3
+
+
+def signup_event(kvk_number: Any, customer: str = "c-1", **detail: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "source": "app.signup",
+        "detail-type": "CustomerSignedUp",
+        "account": "123456789012",
+        "time": "2026-11-29T10:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {"customerId": customer, "kvkNumber": kvk_number, **detail},
+    }
+
+
+@dataclass
+class Stack:
+    sandbox: SandboxServer
+    resources: dict[str, dict[str, str]]
+    results_queue: str
+    sqs: Any
+    events: Any
+    receive_counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, body: str, receive_count: int = 1, message_id: str | None = None) -> dict[str, Any]:
+        return {
+            "messageId": message_id or str(uuid.uuid4()),
+            "receiptHandle": "handle",
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": str(receive_count),
+                "SentTimestamp": "1795946400000",
+                "SenderId": "events",
+                "ApproximateFirstReceiveTimestamp": "1795946400000",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "x",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.resources["OnboardingQueue"]["Arn"],
+            "awsRegion": "eu-west-1",
+        }
+
+    def run_worker(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        spec = functions()["OnboardingFunction"]
+        result: dict[str, Any] = load_handler(spec)({"Records": records}, LambdaContext(spec))
+        return result
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every event kvkgate published so far, in order."""
+        found: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.results_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.results_queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def kvk(self, **behaviour: Any) -> None:
+        httpx.put(self.sandbox.url + "/__sandbox/config", json=behaviour)
+
+
+@pytest.fixture
+def stack(kvk_sandbox: SandboxServer, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    kvk_sandbox.sandbox.faults.behaviour.update(asdict(Behaviour(rate_limit=None)))
+    kvk_sandbox.sandbox.faults.reset()
+    with mock_aws():
+        sqs, events = boto3.client("sqs"), boto3.client("events")
+        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-onboarding"})["KvkgateTable"]
+        resources = create_messaging(sqs, events, {"MaxReceiveCount": str(MAX_RECEIVES)})
+        bus = resources["KvkgateBus"]["Ref"]
+        # What a subscriber to the results would do: a rule on kvkgate's events, into a queue to read.
+        results_queue = sqs.create_queue(QueueName="results")["QueueUrl"]
+        results_arn = sqs.get_queue_attributes(QueueUrl=results_queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name="results", EventBusName=bus, EventPattern=json.dumps({"source": ["kvkgate"]}))
+        events.put_targets(Rule="results", EventBusName=bus, Targets=[{"Id": "results", "Arn": results_arn}])
+        secret = boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString=PUBLIC_TEST_KEY)["ARN"]
+        environment = {
+            "KVK_BASE_URL": kvk_sandbox.test_url,
+            "KVK_API_KEY_SECRET_ID": secret,
+            "TABLE_NAME": table,
+            "EVENT_BUS_NAME": bus,
+            "MAX_RECEIVE_COUNT": str(MAX_RECEIVES),
+            "AWS_LAMBDA_FUNCTION_NAME": "onboarding",
+            "POWERTOOLS_SERVICE_NAME": "kvkgate-test",
+            "HTTP_DEADLINE_SECONDS": "3",
+            "KVK_TIMEOUT_SECONDS": "2",
+            "SIGNUP_EVENT_SOURCE": "app.signup",
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+        yield Stack(kvk_sandbox, resources, results_queue, sqs, events)
+        runtime.reset()
+    kvk_sandbox.sandbox.faults.behaviour.update(asdict(Behaviour(rate_limit=None)))

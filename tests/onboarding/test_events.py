@@ -1,0 +1,57 @@
+"""The onboarding, pre-sign-up and EventBridge samples in events/ run through their functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kvkgate.presignup import SignUpRefused
+from local.lambda_runtime import LambdaContext, functions, load_handler
+from tests.onboarding.conftest import Stack
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def test_sqs_batch_sample(stack: Stack) -> None:
+    spec = functions()["OnboardingFunction"]
+    response = load_handler(spec)(load("onboarding-sqs-batch"), LambdaContext(spec))
+    assert response == {"batchItemFailures": []}
+    results = stack.results()
+    by_customer = {event["detail"]["customerId"]: event["detail"]["verdict"] for event in results}
+    # five messages: one of them a redelivery of the first, one unreadable (no customer id)
+    assert len(results) == 4
+    assert by_customer == {"c-123": "valid", None: "invalid", "c-125": "invalid", "c-124": "valid"}
+
+
+def test_presignup_samples(stack: Stack) -> None:
+    spec = functions()["PreSignUpFunction"]
+    valid = load("presignup-valid")
+    assert load_handler(spec)(valid, LambdaContext(spec)) == valid
+    with pytest.raises(SignUpRefused, match="not registered"):
+        load_handler(spec)(load("presignup-not-registered"), LambdaContext(spec))
+
+
+def test_eventbridge_sample_reaches_the_worker(stack: Stack) -> None:
+    event = load("eventbridge-customer-signed-up")
+    bus = stack.resources["KvkgateBus"]["Ref"]
+    stack.events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+        ]
+    )
+    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
+    messages = stack.sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"]
+    assert stack.run_worker([stack.record(message["Body"]) for message in messages]) == {"batchItemFailures": []}
+    assert [result["detail"]["verdict"] for result in stack.results()] == ["valid"]

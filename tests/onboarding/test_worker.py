@@ -1,0 +1,124 @@
+"""The onboarding worker: partial batch failures, no duplicates, nothing lost, end to end on moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.onboarding.conftest import MAX_RECEIVES, Stack, signup_event
+
+
+def test_mixed_batch_reports_exactly_the_failed_items(stack: Stack) -> None:
+    good = stack.record(json.dumps(signup_event("69599084", "c-good", tradeName="Test EMZ Dagobert")))
+    malformed = stack.record("this is not JSON")
+    missing_number = stack.record(json.dumps(signup_event(None, "c-missing")))
+    stack.kvk(outage=False)
+    response = stack.run_worker([good, malformed, missing_number])
+    assert response == {"batchItemFailures": []}
+    results = {event["detail"]["customerId"]: event for event in stack.results()}
+    assert results["c-good"]["detail-type"] == "KvkVerificationCompleted"
+    assert results["c-good"]["detail"]["verdict"] == "valid"
+    assert results["c-good"]["detail"]["checks"]["tradeName"]["result"] == "match"
+    assert results["c-missing"]["detail"]["verdict"] == "invalid"
+    assert results["c-missing"]["detail"]["reasons"][0]["code"] == "INVALID_REQUEST"
+    assert "kvkNumber" in results["c-missing"]["detail"]["reasons"][0]["message"]
+    unreadable = results[None]
+    assert unreadable["detail"]["reasons"][0]["code"] == "INVALID_REQUEST"
+
+
+def test_unverified_messages_fail_and_only_they(stack: Stack) -> None:
+    stack.run_worker([stack.record(json.dumps(signup_event("68750110", "c-cached")))])
+    stack.results()
+    stack.kvk(outage=True)
+    cached = stack.record(json.dumps(signup_event("68750110", "c-cached-again")))
+    unknown = stack.record(json.dumps(signup_event("69599084", "c-down")))
+    response = stack.run_worker([cached, unknown])
+    assert response == {"batchItemFailures": [{"itemIdentifier": unknown["messageId"]}]}
+    assert [event["detail"]["customerId"] for event in stack.results()] == ["c-cached-again"]
+
+
+def test_a_redelivered_message_publishes_once(stack: Stack) -> None:
+    body = json.dumps(signup_event("69599084", "c-twice"))
+    stack.run_worker([stack.record(body), stack.record(body)])
+    stack.run_worker([stack.record(body, receive_count=2)])
+    results = stack.results()
+    assert [event["detail"]["customerId"] for event in results] == ["c-twice"]
+
+
+def test_outage_retries_then_publishes_failed_on_the_last_delivery(stack: Stack) -> None:
+    stack.kvk(outage=True)
+    body = json.dumps(signup_event("69599084", "c-outage"))
+    for delivery in range(1, MAX_RECEIVES):
+        record = stack.record(body, receive_count=delivery)
+        assert stack.run_worker([record])["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
+        assert stack.results() == []
+    last = stack.record(body, receive_count=MAX_RECEIVES)
+    assert stack.run_worker([last])["batchItemFailures"] == [{"itemIdentifier": last["messageId"]}]
+    failed = stack.results()
+    assert [event["detail-type"] for event in failed] == ["KvkVerificationFailed"]
+    assert failed[0]["detail"]["verdict"] == "unverified"
+    assert failed[0]["detail"]["reasons"][0]["code"] == "KVK_UNAVAILABLE"
+    assert failed[0]["detail"]["deliveries"] == MAX_RECEIVES
+
+
+def test_end_to_end_from_the_bus_to_the_result(stack: Stack) -> None:
+    bus = stack.resources["KvkgateBus"]["Ref"]
+    event = signup_event("68750110", "c-e2e", tradeName="Test BV Donald", postcode="8823SJ", houseNumber="3")
+    stack.events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+        ]
+    )
+    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
+    messages = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert len(messages) == 1, "the rule routed the event from the template's bus to the template's queue"
+    records = [
+        stack.record(message["Body"], int(message["Attributes"]["ApproximateReceiveCount"]), message["MessageId"])
+        for message in messages
+    ]
+    assert stack.run_worker(records) == {"batchItemFailures": []}
+    (result,) = stack.results()
+    assert (result["source"], result["detail-type"]) == ("kvkgate", "KvkVerificationCompleted")
+    detail = result["detail"]
+    assert (detail["customerId"], detail["kvkNumber"], detail["verdict"]) == ("c-e2e", "68750110", "valid")
+    assert detail["checks"]["address"]["result"] == "match"
+    assert detail["company"]["name"] == "Test BV Donald"
+
+
+def test_other_sources_are_not_routed(stack: Stack) -> None:
+    bus = stack.resources["KvkgateBus"]["Ref"]
+    stack.events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": "someone.else",
+                "DetailType": "CustomerSignedUp",
+                "Detail": json.dumps({"kvkNumber": "69599084"}),
+            }
+        ]
+    )
+    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
+    assert stack.sqs.receive_message(QueueUrl=queue).get("Messages", []) == []
+
+
+def test_template_queue_has_the_dead_letter_redrive(stack: Stack) -> None:
+    attributes = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.resources["OnboardingQueue"]["QueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == stack.resources["OnboardingDeadLetterQueue"]["Arn"]
+    assert int(redrive["maxReceiveCount"]) == MAX_RECEIVES
+    assert int(attributes["VisibilityTimeout"]) >= 6 * 30
+
+
+@pytest.mark.parametrize("kvk_number", ["1234", 68750110])
+def test_bad_numbers_are_final_answers(stack: Stack, kvk_number: object) -> None:
+    assert stack.run_worker([stack.record(json.dumps(signup_event(kvk_number, "c-bad")))]) == {"batchItemFailures": []}
+    (result,) = stack.results()
+    assert result["detail"]["verdict"] == "invalid"

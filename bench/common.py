@@ -32,7 +32,7 @@ def moto_server() -> Iterator[str]:
     """moto's server in its own process (as the local stack runs it); yields its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "local.moto_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,0 +1,66 @@
+"""moto's AWS emulation over HTTP, one request at a time.
+
+DynamoDB applies each conditional write atomically; moto's backends do not lock, so two
+concurrent requests can both pass the same condition (seen in the limiter tests under load). This
+server runs moto's own WSGI application behind one lock, which restores DynamoDB's per-request
+atomicity at no cost in throughput (moto holds the GIL for most of a request anyway).
+``python -m local.moto_server --port 5000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import make_server
+
+
+class _OneAtATime:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+def application() -> _OneAtATime:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return _OneAtATime(DomainDispatcherApplication(create_backend_app))
+
+
+class MotoServer:
+    """``with MotoServer() as aws: boto3.client("dynamodb", endpoint_url=aws.url)``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = make_server(host, port, application(), threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    def __enter__(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    args = parser.parse_args()
+    make_server(args.host, args.port, application(), threaded=True).serve_forever()
+
+
+if __name__ == "__main__":
+    main()

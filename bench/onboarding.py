@@ -77,7 +77,7 @@ def worker(index: int, environment: dict[str, str], queue_url: str, stop: Any, c
 
 
 def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
@@ -153,7 +153,7 @@ def main() -> None:
                 }
                 for signup in signups[start : start + 10]
             ]
-            assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+            assert events.put_events(Entries=entries)["FailedEntryCount"] == 0  # type: ignore[arg-type]
         context = multiprocessing.get_context("spawn")
         stop, counts = context.Event(), context.Value("i", 0)
         processes = [

@@ -2,8 +2,9 @@
 
 DynamoDB applies each conditional write atomically; moto's backends do not lock, so two
 concurrent requests can both pass the same condition (seen in the limiter tests under load). This
-server runs moto's own WSGI application behind one lock, which restores DynamoDB's per-request
-atomicity at no cost in throughput (moto holds the GIL for most of a request anyway).
+server runs moto's own WSGI application with DynamoDB requests behind one lock, which restores
+DynamoDB's per-request atomicity at no cost in throughput (moto holds the GIL for most of a
+request anyway). Other services are not serialised: an SQS long poll must not stall the table.
 ``python -m local.moto_server --port 5000``.
 """
 
@@ -25,6 +26,9 @@ class _OneAtATime:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        # Only DynamoDB needs it; an SQS long poll must not hold every other request up.
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return list(self._app(environ, start_response))
         with self._lock:
             return list(self._app(environ, start_response))
 

@@ -12,6 +12,7 @@ production, in-memory fakes in tests); nothing here does I/O itself.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -34,6 +35,9 @@ from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError
 from kvkgate.kvk.models import Naamgeving, ZoekResultaat, ZoekResultaatItem
 from kvkgate.names import Candidate, NameMatch, Thresholds, best_match
 from kvkgate.numbers import NumberFormatError, parse_house_number, parse_kvk_number
+
+
+logger = logging.getLogger(__name__)
 
 
 class Lookups(Protocol):
@@ -61,6 +65,7 @@ class _Unreachable(Exception):
 
 
 def _unreachable(error: KvkError) -> _Unreachable:
+    logger.warning("KVK could not be asked: %s: %s", type(error).__name__, error)
     if isinstance(error, BudgetExhausted):
         return _Unreachable(
             Reason(code="BUDGET_EXHAUSTED", message="This month's KVK lookup budget is spent; try again later.")

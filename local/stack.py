@@ -1,0 +1,212 @@
+"""The whole of kvkgate on one machine, without Docker, AWS or internet (``make run``).
+
+One process, so Ctrl-C stops everything it started:
+
+* the KVK sandbox (or the real KVK test environment when ``KVK_BASE_URL`` is set),
+* a moto server as the local AWS, with the table, queues, event bus, rule and secret created
+  from template.yaml,
+* an API Gateway emulator reading template.yaml's HttpApi routes and dispatching to the real
+  handlers in-process, which also serves the demo sign-up page at ``/``,
+* the onboarding path: the bus rule routes CustomerSignedUp to the queue, and a poller feeds the
+  worker, as Lambda's SQS event source would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from local.apigw import HttpApi
+from local.aws_resources import create_messaging, create_tables, resources_of_type
+from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler
+
+DEMO = Path(__file__).parent / "demo"
+PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
+logger = logging.getLogger("kvkgate.local")
+
+
+@dataclass
+class Stack:
+    api_url: str
+    kvk_url: str
+    aws_url: str
+    environment: dict[str, str]
+    resources: dict[str, dict[str, str]]
+
+
+def _aws_credentials(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
+
+
+def create_resources(kvk_key: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Everything the template declares that the functions use; returns their environment."""
+    import boto3
+
+    table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-local"})["KvkgateTable"]
+    resources = create_messaging(boto3.client("sqs"), boto3.client("events"))
+    secrets = boto3.client("secretsmanager")
+    secret_arn = ""
+    for logical_id in resources_of_type("AWS::SecretsManager::Secret"):
+        secret_arn = secrets.create_secret(Name=f"kvkgate-local-{logical_id}", SecretString=kvk_key)["ARN"]
+    environment = {
+        "TABLE_NAME": table,
+        "KVK_API_KEY_SECRET_ID": secret_arn,
+        "EVENT_BUS_NAME": resources["KvkgateBus"]["Ref"],
+    }
+    return environment, resources
+
+
+@contextmanager
+def running(
+    api_port: int = 3000, kvk_port: int = 8089, aws_port: int = 0, kvk_base_url: str | None = None, poll: bool = True
+) -> Iterator[Stack]:
+    """Start everything; stop it all on exit."""
+    from local.moto_server import MotoServer
+    from local.sandbox.faults import Behaviour
+    from local.sandbox.server import SandboxServer
+
+    with ExitStack() as stack:
+        if kvk_base_url:
+            kvk_url, kvk_key = kvk_base_url, os.environ.get("KVK_API_KEY", PUBLIC_TEST_KEY)
+        else:
+            sandbox = stack.enter_context(SandboxServer(Behaviour(), port=kvk_port))
+            kvk_url, kvk_key = sandbox.test_url, PUBLIC_TEST_KEY
+        aws = stack.enter_context(MotoServer(port=aws_port))
+        os.environ.update(_aws_credentials(aws.url))
+        environment, resources = create_resources(kvk_key)
+        environment["KVK_BASE_URL"] = kvk_url
+        specs = functions()
+        for spec in specs.values():
+            os.environ.update(literal_environment(spec, environment))
+        os.environ.update({"POWERTOOLS_SERVICE_NAME": "kvkgate-local", "POWERTOOLS_METRICS_DISABLED": "true"})
+        api = HttpApi(specs.values())
+        server = make_server("127.0.0.1", api_port, _with_demo(api.wsgi), threaded=True, request_handler=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="api-gateway", daemon=True)
+        thread.start()
+        stack.callback(server.shutdown)
+        if poll:
+            stop = threading.Event()
+            poller = threading.Thread(
+                target=_poll_onboarding, args=(resources["OnboardingQueue"]["QueueUrl"], stop), daemon=True
+            )
+            poller.start()
+            stack.callback(stop.set)
+        yield Stack(f"http://127.0.0.1:{server.server_port}", kvk_url, aws.url, environment, resources)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # Keep-alive responses must not wait for Nagle's algorithm (~40 ms each otherwise).
+    disable_nagle_algorithm = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s %s", self.command, self.path, code)
+
+
+def _with_demo(api: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Serve the demo page at / (and its files), everything else through API Gateway."""
+    files = {"/": ("index.html", "text/html; charset=utf-8")}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if environ["REQUEST_METHOD"] == "GET" and path in files:
+            name, media = files[path]
+            body = (DEMO / name).read_bytes()
+            start_response(
+                "200 OK", [("content-type", media), ("content-length", str(len(body))), ("cache-control", "no-store")]
+            )
+            return [body]
+        return api(environ, start_response)
+
+    return app
+
+
+def _poll_onboarding(queue_url: str, stop: threading.Event) -> None:
+    """What Lambda's SQS event source does: batches to the worker, failed items back on the queue."""
+    import boto3
+
+    spec = functions()["OnboardingFunction"]
+    sqs = boto3.client("sqs")
+    while not stop.is_set():
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not messages:
+                continue
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m["Attributes"],
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:local",
+                    "awsRegion": "eu-west-1",
+                }
+                for m in messages
+            ]
+            response = load_handler(spec)({"Records": records}, LambdaContext(spec))
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception:  # a local poller keeps polling, as Lambda's would
+            logger.exception("onboarding poll failed")
+            time.sleep(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "3000")))
+    parser.add_argument("--kvk-port", type=int, default=int(os.environ.get("KVK_SANDBOX_PORT", "8089")))
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    real_kvk = os.environ.get("KVK_BASE_URL") or None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with running(args.port, args.kvk_port, args.aws_port, real_kvk) as stack:
+        url = stack.api_url.replace("127.0.0.1", "localhost")
+        print(f"\nkvkgate is running at {url}  (demo sign-up page: {url}/)", flush=True)
+        print(
+            f"  KVK: {stack.kvk_url}{'' if real_kvk else '  (offline sandbox)'}   AWS: {stack.aws_url} (moto)",
+            flush=True,
+        )
+        print("\nTry:", flush=True)
+        print(
+            f"""  curl -s -XPOST {url}/v1/validations -d '{{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}}'"""
+        )
+        print(f"  curl -s {url}/v1/companies/68750110")
+        print(
+            f"""  curl -s -XPOST {url}/v1/trade-names/check -d '{{"kvkNumber":"68750110","tradeName":"Donald BV"}}'"""
+        )
+        print("\nCtrl-C stops everything.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,10 +17,13 @@ export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint format typecheck template-lint test unit sandbox bench-limiter bench-api bench-onboarding clean
+
+.PHONY: help install lint format typecheck template-lint test unit run invoke sandbox bench-limiter bench-api bench-onboarding clean
 
 help:
+	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
+	@echo "make invoke FN=ApiFunction EVENT=events/api-validations-valid.json   like sam local invoke, without Docker"
 	@echo "make lint|typecheck|template-lint|unit   one part of that"
 	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
 	@echo "make bench-limiter   benchmark: 20 environments against the sandbox's 100/s, with and without the global limiter"
@@ -66,6 +69,13 @@ unit: $(VENV)/.installed
 	else echo "checked: no test API key in test-artifacts/ logs"; fi
 
 test: install lint typecheck template-lint unit
+
+run: $(VENV)/.installed
+	$(BIN)/python -m local.stack
+
+invoke: $(VENV)/.installed
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
+	@$(BIN)/python -m local.invoke $(FN) $(EVENT)
 
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m local.sandbox $(SANDBOX_ARGS)

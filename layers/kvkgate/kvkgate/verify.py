@@ -36,7 +36,6 @@ from kvkgate.kvk.models import Naamgeving, ZoekResultaat, ZoekResultaatItem
 from kvkgate.names import Candidate, NameMatch, Thresholds, best_match
 from kvkgate.numbers import NumberFormatError, parse_house_number, parse_kvk_number
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -1,0 +1,92 @@
+"""``make invoke FN=<LogicalId> EVENT=events/<file>.json``: ``sam local invoke`` without Docker.
+
+Runs the function from template.yaml (its Globals and Environment, the layer package, a Lambda
+context whose remaining time really counts down) against an offline stack started for the
+invocation (KVK sandbox, moto with the template's resources). Prints the response as SAM does;
+exits 0 on success, 1 when the handler raised, failed to import or timed out (never hangs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from local.aws_resources import TEMPLATE
+
+
+def _error_document(error: BaseException) -> dict[str, Any]:
+    """The shape Lambda (and SAM) report a handler error in."""
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+
+
+def invoke(function: str, event: dict[str, Any], template: Path) -> tuple[int, Any]:
+    from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler
+    from local.stack import running
+
+    specs = functions(template)
+    if function not in specs:
+        return 2, {
+            "errorMessage": f"no function {function!r} in {template.name}; there are: {', '.join(sorted(specs))}",
+            "errorType": "UnknownFunction",
+        }
+    spec = specs[function]
+    with running(api_port=0, kvk_port=0, aws_port=0, poll=False) as stack:
+        os.environ.update(literal_environment(spec, stack.environment))
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                # Like SAM: the function's logs (Powertools writes to stdout) go to stderr, the response
+                # to stdout. Imported inside, so loggers created at import bind to the redirected stream.
+                with contextlib.redirect_stdout(sys.stderr):
+                    handler = load_handler(spec)
+                    outcome["response"] = handler(event, LambdaContext(spec))
+            except BaseException as error:  # the handler's failure is the result we report
+                traceback.print_exc(file=sys.stderr)
+                outcome["error"] = error
+
+        worker = threading.Thread(target=call, name=f"invoke-{function}", daemon=True)
+        worker.start()
+        worker.join(spec.timeout)
+        if worker.is_alive():
+            return 1, {"errorMessage": f"Task timed out after {spec.timeout:.2f} seconds", "errorType": "TimeoutError"}
+    if "error" in outcome:
+        return 1, _error_document(outcome["error"])
+    return 0, outcome.get("response")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("function", help="logical id in template.yaml, e.g. ApiFunction")
+    parser.add_argument("event", type=Path, help="event file, e.g. events/api-validations-valid.json")
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    try:
+        event = json.loads(args.event.read_text())
+    except (OSError, ValueError) as error:
+        print(f"cannot read the event {args.event}: {error}", file=sys.stderr)
+        sys.exit(2)
+    status, response = invoke(args.function, event, args.template)
+    # sys.__stdout__: a timed-out handler thread may still hold sys.stdout redirected to stderr.
+    print(json.dumps(response, indent=2, ensure_ascii=False), file=sys.__stdout__, flush=True)
+    sys.stderr.flush()
+    # A timed-out handler thread may still run: leave without waiting for it.
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    main()

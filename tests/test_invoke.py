@@ -1,0 +1,87 @@
+"""`make invoke`: every sample event through the Docker-free invoker, as a separate process, like sam local invoke."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.api.test_events import EXPECTED as API_EXPECTED
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION_OF = {"api": "ApiFunction", "onboarding": "OnboardingFunction", "presignup": "PreSignUpFunction"}
+SAMPLES = sorted(path for path in (ROOT / "events").glob("*.json") if not path.name.startswith("eventbridge-"))
+
+
+def run_invoke(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.invoke", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda path: path.stem)
+def test_every_sample_event_invokes(sample: Path) -> None:
+    function = FUNCTION_OF[sample.stem.split("-")[0]]
+    result = run_invoke(function, str(sample.relative_to(ROOT)))
+    response = json.loads(result.stdout)
+    if sample.stem.startswith("api-"):
+        status, verdict = API_EXPECTED[sample.stem]
+        assert result.returncode == 0, result.stderr
+        assert response["statusCode"] == status
+        if verdict:
+            assert json.loads(response["body"])["verdict"] == verdict
+    elif sample.stem == "presignup-not-registered":
+        assert result.returncode == 1
+        assert response["errorType"] == "SignUpRefused"
+        assert response["errorMessage"] == "KVK number 12345678 is not registered with the Chamber of Commerce."
+    elif sample.stem == "presignup-valid":
+        assert result.returncode == 0, result.stderr
+        assert response["userName"]
+    else:
+        assert result.returncode == 0, result.stderr
+        assert response == {"batchItemFailures": []}
+
+
+def test_a_handler_that_fails_to_import_exits_non_zero_with_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "app.py").write_text(
+        "import module_that_does_not_exist\n\ndef handler(event, context):\n    return 1\n"
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Broken:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: broken/\n      Handler: app.handler\n      Runtime: python3.12\n      Timeout: 3\n"
+    )
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    result = run_invoke("Broken", str(event), "--template", str(tmp_path / "template.yaml"), timeout=60)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["errorType"] == "ModuleNotFoundError"
+    assert "module_that_does_not_exist" in result.stderr
+
+
+def test_a_handler_that_runs_past_its_timeout_is_stopped(tmp_path: Path) -> None:
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "app.py").write_text("import time\n\ndef handler(event, context):\n    time.sleep(60)\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Slow:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: slow/\n      Handler: app.handler\n      Runtime: python3.12\n      Timeout: 1\n"
+    )
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    result = run_invoke("Slow", str(event), "--template", str(tmp_path / "template.yaml"), timeout=30)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["errorMessage"] == "Task timed out after 1.00 seconds"
+
+
+def test_unknown_function_lists_the_known_ones() -> None:
+    result = run_invoke("NoSuchFunction", "events/api-validations-valid.json")
+    assert result.returncode == 2
+    assert "ApiFunction" in json.loads(result.stdout)["errorMessage"]

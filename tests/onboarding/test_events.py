@@ -39,19 +39,6 @@ def test_presignup_samples(stack: Stack) -> None:
 
 
 def test_eventbridge_sample_reaches_the_worker(stack: Stack) -> None:
-    event = load("eventbridge-customer-signed-up")
-    bus = stack.resources["KvkgateBus"]["Ref"]
-    stack.events.put_events(
-        Entries=[
-            {
-                "EventBusName": bus,
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-            }
-        ]
-    )
-    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
-    messages = stack.sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"]
-    assert stack.run_worker([stack.record(message["Body"]) for message in messages]) == {"batchItemFailures": []}
+    records = stack.put_on_bus(load("eventbridge-customer-signed-up"))
+    assert stack.run_worker(records) == {"batchItemFailures": []}
     assert [result["detail"]["verdict"] for result in stack.results()] == ["valid"]

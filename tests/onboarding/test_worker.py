@@ -63,25 +63,9 @@ def test_outage_retries_then_publishes_failed_on_the_last_delivery(stack: Stack)
 
 
 def test_end_to_end_from_the_bus_to_the_result(stack: Stack) -> None:
-    bus = stack.resources["KvkgateBus"]["Ref"]
     event = signup_event("68750110", "c-e2e", tradeName="Test BV Donald", postcode="8823SJ", houseNumber="3")
-    stack.events.put_events(
-        Entries=[
-            {
-                "EventBusName": bus,
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-            }
-        ]
-    )
-    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
-    messages = stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
-    assert len(messages) == 1, "the rule routed the event from the template's bus to the template's queue"
-    records = [
-        stack.record(message["Body"], int(message["Attributes"]["ApproximateReceiveCount"]), message["MessageId"])
-        for message in messages
-    ]
+    records = stack.put_on_bus(event)
+    assert len(records) == 1, "the rule routed the event from the template's bus to the template's queue"
     assert stack.run_worker(records) == {"batchItemFailures": []}
     (result,) = stack.results()
     assert (result["source"], result["detail-type"]) == ("kvkgate", "KvkVerificationCompleted")
@@ -92,19 +76,7 @@ def test_end_to_end_from_the_bus_to_the_result(stack: Stack) -> None:
 
 
 def test_other_sources_are_not_routed(stack: Stack) -> None:
-    bus = stack.resources["KvkgateBus"]["Ref"]
-    stack.events.put_events(
-        Entries=[
-            {
-                "EventBusName": bus,
-                "Source": "someone.else",
-                "DetailType": "CustomerSignedUp",
-                "Detail": json.dumps({"kvkNumber": "69599084"}),
-            }
-        ]
-    )
-    queue = stack.resources["OnboardingQueue"]["QueueUrl"]
-    assert stack.sqs.receive_message(QueueUrl=queue).get("Messages", []) == []
+    assert stack.put_on_bus({**signup_event("69599084"), "source": "someone.else"}) == []
 
 
 def test_template_queue_has_the_dead_letter_redrive(stack: Stack) -> None:

@@ -133,7 +133,7 @@ def invoke(spec: FunctionSpec, event: dict[str, Any], environment: Mapping[str, 
 
 
 def sqs_records(
-    messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:local"
+    messages: Sequence[Mapping[str, Any]], queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:local"
 ) -> list[dict[str, Any]]:
     """SQS ReceiveMessage output (with ``AttributeNames=["All"]``) as the records of a Lambda SQS event."""
     return [

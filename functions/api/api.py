@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import companies, runtime, telemetry, verify
 from kvkgate.callers import caller_scope
+from kvkgate.clock import Deadline
 from kvkgate.config import settings
 from kvkgate.contracts import Contract, TradeNameCheckRequest, ValidationRequest
 from kvkgate.errors import CallerBudgetExceeded, NotRegistered, Unavailable
@@ -49,7 +50,7 @@ def _body[T: Contract](model: type[T]) -> T:
     return read_json(event.body, bool(event.is_base64_encoded), model)
 
 
-def _deadline() -> Any:
+def _deadline() -> Deadline:
     return request_deadline(app.lambda_context, settings().http_deadline_seconds)
 
 

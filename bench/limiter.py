@@ -134,7 +134,7 @@ def run(
         "workers": workers,
         "kvk_calls": stats["served"],
         "max_kvk_calls_per_second": stats["maxCallsInAnySecond"],
-        "limit": KVK_LIMIT,
+        "limit": rate,
         "kvk_429": stats["rateLimited"],
         "failed": sum(outcome["failed"] for outcome in outcomes),
         "errors": errors,

@@ -6,7 +6,7 @@ import ipaddress
 import json
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +162,63 @@ def kvk_sandbox() -> Iterator[Any]:
 
     with SandboxServer(Behaviour(rate_limit=None)) as server:
         yield server
+
+
+MAX_RECEIVES = 3
+
+
+@dataclass
+class LocalAws:
+    """The template's resources in moto, the sandbox as KVK, and the functions' environment set."""
+
+    sandbox: Any
+    resources: dict[str, dict[str, str]]
+    environment: dict[str, str]
+
+    def kvk(self, **behaviour: Any) -> None:
+        httpx.put(self.sandbox.url + "/__sandbox/config", json=behaviour)
+
+    def kvk_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = httpx.get(self.sandbox.url + "/__sandbox/stats").json()
+        return stats
+
+
+@pytest.fixture
+def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    import boto3
+    from moto import mock_aws
+
+    from kvkgate import runtime
+    from local.aws_resources import create_messaging, create_tables
+    from local.sandbox.app import PUBLIC_TEST_KEY
+    from local.sandbox.faults import Behaviour
+
+    defaults = asdict(Behaviour(rate_limit=None))
+    kvk_sandbox.sandbox.faults.behaviour.update(defaults)
+    kvk_sandbox.sandbox.faults.reset()
+    with mock_aws():
+        # One table name for every test: the onboarding handler builds its idempotency store once.
+        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-test"})["KvkgateTable"]
+        resources = create_messaging(
+            boto3.client("sqs"), boto3.client("events"), {"MaxReceiveCount": str(MAX_RECEIVES)}
+        )
+        secret = boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString=PUBLIC_TEST_KEY)["ARN"]
+        environment = {
+            "KVK_BASE_URL": kvk_sandbox.test_url,
+            "KVK_API_KEY_SECRET_ID": secret,
+            "TABLE_NAME": table,
+            "EVENT_BUS_NAME": resources["KvkgateBus"]["Ref"],
+            "MAX_RECEIVE_COUNT": str(MAX_RECEIVES),
+            "SIGNUP_EVENT_SOURCE": "app.signup",
+            "AWS_LAMBDA_FUNCTION_NAME": "kvkgate-test",
+            "POWERTOOLS_SERVICE_NAME": "kvkgate-test",
+            "POWERTOOLS_METRICS_NAMESPACE": "kvkgate",
+            "HTTP_DEADLINE_SECONDS": "3",
+            "KVK_TIMEOUT_SECONDS": "2",
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+        yield LocalAws(kvk_sandbox, resources, environment)
+        runtime.reset()
+    kvk_sandbox.sandbox.faults.behaviour.update(defaults)

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
 
-from kvkgate import runtime
-from local.aws_resources import create_messaging, create_tables
 from local.lambda_runtime import LambdaContext, functions, load_handler, sqs_records
-from local.sandbox.app import PUBLIC_TEST_KEY
-from local.sandbox.faults import Behaviour
 from local.sandbox.server import SandboxServer
-
-MAX_RECEIVES = 3
+from tests.conftest import LocalAws
 
 
 def signup_event(kvk_number: Any, customer: str = "c-1", **detail: Any) -> dict[str, Any]:
@@ -99,37 +92,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(kvk_sandbox: SandboxServer, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    kvk_sandbox.sandbox.faults.behaviour.update(asdict(Behaviour(rate_limit=None)))
-    kvk_sandbox.sandbox.faults.reset()
-    with mock_aws():
-        sqs, events = boto3.client("sqs"), boto3.client("events")
-        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-onboarding"})["KvkgateTable"]
-        resources = create_messaging(sqs, events, {"MaxReceiveCount": str(MAX_RECEIVES)})
-        bus = resources["KvkgateBus"]["Ref"]
-        # What a subscriber to the results would do: a rule on kvkgate's events, into a queue to read.
-        results_queue = sqs.create_queue(QueueName="results")["QueueUrl"]
-        results_arn = sqs.get_queue_attributes(QueueUrl=results_queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events.put_rule(Name="results", EventBusName=bus, EventPattern=json.dumps({"source": ["kvkgate"]}))
-        events.put_targets(Rule="results", EventBusName=bus, Targets=[{"Id": "results", "Arn": results_arn}])
-        secret = boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString=PUBLIC_TEST_KEY)["ARN"]
-        environment = {
-            "KVK_BASE_URL": kvk_sandbox.test_url,
-            "KVK_API_KEY_SECRET_ID": secret,
-            "TABLE_NAME": table,
-            "EVENT_BUS_NAME": bus,
-            "MAX_RECEIVE_COUNT": str(MAX_RECEIVES),
-            "AWS_LAMBDA_FUNCTION_NAME": "onboarding",
-            "POWERTOOLS_SERVICE_NAME": "kvkgate-test",
-            "HTTP_DEADLINE_SECONDS": "3",
-            "KVK_TIMEOUT_SECONDS": "2",
-            "SIGNUP_EVENT_SOURCE": "app.signup",
-        }
-        for name, value in environment.items():
-            monkeypatch.setenv(name, value)
-        runtime.reset()
-        yield Stack(kvk_sandbox, resources, results_queue, sqs, events)
-        runtime.reset()
-    kvk_sandbox.sandbox.faults.behaviour.update(asdict(Behaviour(rate_limit=None)))
+def stack(local_aws: LocalAws) -> Stack:
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    bus = local_aws.resources["KvkgateBus"]["Ref"]
+    # What a subscriber to the results would do: a rule on kvkgate's events, into a queue to read.
+    results_queue = sqs.create_queue(QueueName="results")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=results_queue, AttributeNames=["QueueArn"])["Attributes"]
+    events.put_rule(Name="results", EventBusName=bus, EventPattern=json.dumps({"source": ["kvkgate"]}))
+    events.put_targets(Rule="results", EventBusName=bus, Targets=[{"Id": "results", "Arn": attributes["QueueArn"]}])
+    return Stack(local_aws.sandbox, local_aws.resources, results_queue, sqs, events)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.onboarding.conftest import MAX_RECEIVES, Stack, signup_event
+from tests.conftest import MAX_RECEIVES
+from tests.onboarding.conftest import Stack, signup_event
 
 
 def test_mixed_batch_reports_exactly_the_failed_items(stack: Stack) -> None:

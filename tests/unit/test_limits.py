@@ -164,3 +164,25 @@ def test_guard_degrades_to_the_local_bucket_and_says_so(clock: FakeClock, caplog
     assert "using the per-process bucket" in caplog.text
     assert metrics().metric_set["LimiterDegraded"]["Value"] == [1.0, 1.0, 1.0]
     metrics().clear_metrics()
+
+
+def test_caller_budget_counts_only_callers_and_fails_open(table: Table, clock: FakeClock) -> None:
+    from kvkgate.callers import CallerBudget, caller_scope
+    from kvkgate.errors import CallerBudgetExceeded
+    from kvkgate.throttle import Unlimited
+
+    budget = CallerBudget(table.client, table.name, per_minute=2, then=Unlimited(), clock=clock)
+    far = Deadline.after(60, clock)
+    budget.acquire(KvkApi.ZOEKEN, far)  # no caller in scope (a worker): never counted
+    with caller_scope("ip:198.51.100.7"):
+        budget.acquire(KvkApi.ZOEKEN, far)
+        budget.acquire(KvkApi.ZOEKEN, far)
+        with pytest.raises(CallerBudgetExceeded) as refused:
+            budget.acquire(KvkApi.ZOEKEN, far)
+    assert 0 < refused.value.retry_after <= 60
+    items = table.client.scan(TableName=table.name)["Items"]
+    assert all("198.51.100.7" not in item["pk"]["S"] for item in items), "callers are stored hashed"
+    unreachable = CallerBudget(Unreachable(), "t", per_minute=1, then=Unlimited(), clock=clock)  # type: ignore[arg-type]
+    with caller_scope("ip:203.0.113.1"):
+        unreachable.acquire(KvkApi.ZOEKEN, far)
+        unreachable.acquire(KvkApi.ZOEKEN, far)

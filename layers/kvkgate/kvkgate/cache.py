@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kvkgate import telemetry
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import StoreUnavailable, is_aws_error, is_conditional_failure, number
+from kvkgate.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.kvk.client import KvkResponse
 from kvkgate.kvk.errors import InvalidRequest, KvkError, NotFound, TemporarilyUnavailable
 
@@ -104,7 +104,7 @@ class DynamoStore:
         try:
             item = self._client.get_item(TableName=self._table, Key=self._key(key)).get("Item")
         except Exception as error:
-            raise _unavailable(error) from error
+            raise store_error(error) from error
         return _entry(item), number(item, "leaseUntil")
 
     def put(self, key: CacheKey, entry: Entry) -> bool:
@@ -127,7 +127,7 @@ class DynamoStore:
         try:
             self._client.put_item(TableName=self._table, Item=item)
         except Exception as error:
-            raise _unavailable(error) from error
+            raise store_error(error) from error
         return True
 
     def try_lease(self, key: CacheKey, now: float, until: float) -> tuple[bool, Entry | None, float | None]:
@@ -156,7 +156,7 @@ class DynamoStore:
             )
         except Exception as error:
             if not is_conditional_failure(error):
-                raise _unavailable(error) from error
+                raise store_error(error) from error
             item = getattr(error, "response", {}).get("Item")
             return False, _entry(item), number(item, "leaseUntil")
         return True, None, None
@@ -183,13 +183,6 @@ def _entry(item: dict[str, Any] | None) -> Entry | None:
         expires_at=number(item, "expiresAt") or 0.0,
         api_version=item.get("apiVersion", {}).get("S"),
     )
-
-
-def _unavailable(error: Exception) -> StoreUnavailable:
-    """Wrap an AWS failure for the caller to degrade on; anything else is a bug and propagates."""
-    if is_aws_error(error):
-        return StoreUnavailable(f"DynamoDB: {type(error).__name__}: {error}")
-    raise error
 
 
 class _MemoryCache:

@@ -35,7 +35,7 @@ class ProfileLookups(Protocol):
 
 
 def _meta(lookup: Lookup[object], now: dt.datetime) -> Meta:
-    return Meta(source=lookup.source, stale=lookup.stale, checked_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return Meta.at(now, lookup.source, lookup.stale)
 
 
 def _fetch[T](kvk: str, fetch: Fetch[T]) -> Lookup[T]:

@@ -6,6 +6,7 @@ so that a malformed KVK number is a verdict (``INVALID_FORMAT``), not a transpor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
@@ -127,6 +128,10 @@ class Meta(Contract):
     source: Source
     stale: bool
     checked_at: str
+
+    @classmethod
+    def at(cls, now: dt.datetime, source: Source, stale: bool = False) -> Meta:
+        return cls(source=source, stale=stale, checked_at=now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 class ValidationResult(Contract):

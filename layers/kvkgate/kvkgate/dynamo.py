@@ -38,6 +38,13 @@ def is_aws_error(error: Exception) -> bool:
     return isinstance(error, BotoCoreError | ClientError)
 
 
+def store_error(error: Exception) -> StoreUnavailable:
+    """Wrap an AWS failure for the caller to degrade on; anything else is a bug and propagates."""
+    if is_aws_error(error):
+        return StoreUnavailable(f"DynamoDB: {type(error).__name__}: {error}")
+    raise error
+
+
 def number(item: dict[str, Any] | None, name: str) -> float | None:
     if not item or name not in item:
         return None

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kvkgate import telemetry
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import StoreUnavailable, is_aws_error, is_conditional_failure, number
+from kvkgate.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.errors import BudgetExhausted, RateLimited
 from kvkgate.throttle import CallLimiter
@@ -116,7 +116,7 @@ class GlobalRateLimiter:
         try:
             item = self._client.get_item(TableName=self._table, Key=LIMITER_KEY, ConsistentRead=True).get("Item")
         except Exception as error:
-            raise _unavailable(error) from error
+            raise store_error(error) from error
         calls, paid = number(item, f"calls#{month}"), number(item, f"paidCalls#{month}")
         return BudgetStatus(month, int(calls or 0), int(paid or 0))
 
@@ -189,7 +189,7 @@ class GlobalRateLimiter:
             attributes: dict[str, Any] = self._client.update_item(**arguments).get("Attributes", {})
         except Exception as error:
             if not is_conditional_failure(error):
-                raise _unavailable(error) from error
+                raise store_error(error) from error
             return False, getattr(error, "response", {}).get("Item") or {}
         return True, attributes
 
@@ -243,10 +243,3 @@ class KvkGuard:
 
 def _n(value: float) -> dict[str, Any]:
     return {"N": f"{value:.6f}"}
-
-
-def _unavailable(error: Exception) -> StoreUnavailable:
-    """Wrap an AWS failure for the caller to degrade on; anything else is a bug and propagates."""
-    if is_aws_error(error):
-        return StoreUnavailable(f"DynamoDB: {type(error).__name__}: {error}")
-    raise error

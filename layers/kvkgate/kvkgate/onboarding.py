@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from kvkgate.clock import Deadline
-from kvkgate.contracts import Contract, Meta, Reason, ValidationRequest, ValidationResult
+from kvkgate.contracts import Meta, Reason, ValidationRequest, ValidationResult
 from kvkgate.verify import Lookups, Policy, validate
 from kvkgate.web import field_errors
 
@@ -37,16 +37,6 @@ class Publisher(Protocol):
 
 class RetryLater(Exception):
     """KVK could not be asked; let SQS deliver the message again."""
-
-
-class SignupDetail(Contract):
-    """``detail`` of a CustomerSignedUp event. Unknown fields are ignored: producers add their own."""
-
-    customer_id: str | None = Field(None, max_length=256)
-    kvk_number: str
-    trade_name: str | None = None
-    postcode: str | None = None
-    house_number: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,12 +61,12 @@ def idempotency_key(body: str) -> str:
     return "body:" + hashlib.sha256(body.encode(errors="replace")).hexdigest()
 
 
-def _now_text(now: dt.datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+# The fields of a CustomerSignedUp detail that the verification reads; producers may add others.
+_REQUEST_FIELDS = ("kvkNumber", "tradeName", "postcode", "houseNumber")
 
 
-def _detail(body: str) -> tuple[SignupDetail | None, str | None, list[dict[str, str]]]:
-    """The signup detail, the customer id if readable, and what is wrong with the message."""
+def _request(body: str) -> tuple[ValidationRequest | None, str | None, list[dict[str, str]]]:
+    """The validation request in the message, its customer id if readable, and what is wrong with it."""
     if len(body.encode(errors="replace")) > MAX_MESSAGE_BYTES:
         return None, None, [{"field": "body", "message": f"larger than {MAX_MESSAGE_BYTES} bytes"}]
     try:
@@ -87,14 +77,12 @@ def _detail(body: str) -> tuple[SignupDetail | None, str | None, list[dict[str, 
     if not isinstance(detail, dict):
         return None, None, [{"field": "detail", "message": "must be a JSON object"}]
     customer = detail.get("customerId") if isinstance(detail.get("customerId"), str) else None
+    fields = {name: detail[name] for name in _REQUEST_FIELDS if detail.get(name) is not None}
     try:
-        return SignupDetail.model_validate(detail), customer, []
+        return ValidationRequest.model_validate(fields), customer, []
     except ValidationError as error:
-        return (
-            None,
-            customer,
-            [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)],
-        )
+        problems = [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)]
+        return None, customer, problems
 
 
 def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: dt.datetime) -> dict[str, Any]:
@@ -108,7 +96,7 @@ def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: 
         "reasons": [
             Reason(code="INVALID_REQUEST", message=f"The CustomerSignedUp message is malformed: {message}").to_json()
         ],
-        "meta": Meta(source="none", stale=False, checked_at=_now_text(now)).to_json(),
+        "meta": Meta.at(now, "none").to_json(),
     }
 
 
@@ -129,23 +117,9 @@ def handle(
     policy: Policy | None = None,
 ) -> str:
     """Verify one message and publish its outcome. Returns the verdict; raises RetryLater for ``unverified``."""
-    detail, customer, problems = _detail(message.body)
-    if detail is None:
+    request, customer, problems = _request(message.body)
+    if request is None:
         publisher.publish(COMPLETED, _invalid_request(customer, problems, now()))
-        return "invalid"
-    try:
-        request = ValidationRequest.model_validate(
-            detail.model_dump(by_alias=True, exclude={"customer_id"}, exclude_none=True)
-        )
-    except ValidationError as error:
-        publisher.publish(
-            COMPLETED,
-            _invalid_request(
-                customer,
-                [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)],
-                now(),
-            ),
-        )
         return "invalid"
     result = validate(request, lookups, deadline, now(), policy)
     if result.verdict == "unverified":

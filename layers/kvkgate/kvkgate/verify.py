@@ -30,8 +30,9 @@ from kvkgate.contracts import (
     ValidationRequest,
     ValidationResult,
 )
+from kvkgate.errors import Unavailable
 from kvkgate.kvk.client import ZoekQuery
-from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError
+from kvkgate.kvk.errors import InvalidRequest, KvkError
 from kvkgate.kvk.models import Naamgeving, ZoekResultaat, ZoekResultaatItem
 from kvkgate.names import Candidate, NameMatch, Thresholds, best_match
 from kvkgate.numbers import NumberFormatError, parse_house_number, parse_kvk_number
@@ -65,13 +66,8 @@ class _Unreachable(Exception):
 
 def _unreachable(error: KvkError) -> _Unreachable:
     logger.warning("KVK could not be asked: %s: %s", type(error).__name__, error)
-    if isinstance(error, BudgetExhausted):
-        return _Unreachable(
-            Reason(code="BUDGET_EXHAUSTED", message="This month's KVK lookup budget is spent; try again later.")
-        )
-    return _Unreachable(
-        Reason(code="KVK_UNAVAILABLE", message="The KVK register could not be asked just now; try again later.")
-    )
+    outage = Unavailable.from_kvk(error)
+    return _Unreachable(Reason(code=outage.code, message=outage.message))
 
 
 @dataclass
@@ -89,7 +85,7 @@ class _Sources:
         if self.lookups:
             source = "kvk" if any(lookup.source == "kvk" for lookup in self.lookups) else "cache"
         stale = any(lookup.stale for lookup in self.lookups)
-        return Meta(source=source, stale=stale, checked_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return Meta.at(now, source, stale)
 
 
 def validate(
@@ -181,14 +177,15 @@ def _check_name(
     sources: _Sources,
     rules: Policy,
 ) -> tuple[NameCheck, list[Reason]]:
-    free = best_match(typed, list(_zoeken_candidates(items)), rules.thresholds)
+    free_names = list(_zoeken_candidates(items))
+    free = best_match(typed, free_names, rules.thresholds)
     if free.result == "match":
         return _name_check(free), []
     try:
         naming = sources.add(lookups.naamgeving(kvk, deadline))
     except KvkError as error:
         raise _unreachable(error) from None
-    candidates = list(_zoeken_candidates(items)) + list(naamgeving_candidates(naming.value) if naming.value else [])
+    candidates = free_names + (list(naamgeving_candidates(naming.value)) if naming.value else [])
     found = best_match(typed, candidates, rules.thresholds)
     best_name = found.best.candidate.name if found.best else None
     if found.result == "mismatch":

@@ -245,3 +245,18 @@ def test_cache_metrics_are_recorded(cache: KvkCache, clock: FakeClock) -> None:
     assert recorded["CacheMiss"]["Value"] == [1.0]
     assert recorded["CacheHitMemory"]["Value"] == [1.0]
     metrics().clear_metrics()
+
+
+def test_a_cached_answer_the_model_no_longer_reads_is_fetched_again(cache: KvkCache, clock: FakeClock) -> None:
+    def strict(payload: Any) -> Any:
+        if "v" not in payload:
+            raise ValueError("an older shape")
+        return payload
+
+    old_shape = Kvk({"old": 1})
+    cache.lookup(KEY, old_shape, identity, far(clock))
+    cache.forget_memory()
+    current = Kvk({"v": 2})
+    answer = cache.lookup(KEY, current, strict, far(clock))
+    assert (answer.source, answer.value) == ("kvk", {"v": 2})
+    assert current.calls == 1

@@ -185,6 +185,16 @@ def _entry(item: dict[str, Any] | None) -> Entry | None:
     )
 
 
+def _parsed[T](entry: Entry, parse: Callable[[Any], T], stale: bool = False) -> Lookup[T] | None:
+    """The stored answer as today's model reads it; None if it cannot (KVK's shapes drift, cached ones too)."""
+    try:
+        value = parse(entry.payload) if entry.found else None
+    except ValueError:
+        logger.warning("ignoring a cached answer the current model cannot read")
+        return None
+    return Lookup(value, "cache", stale, entry.fetched_at)
+
+
 class _MemoryCache:
     """L1: a small LRU of parsed answers, each kept no longer than its entry is fresh."""
 
@@ -246,12 +256,16 @@ class KvkCache:
             return remembered
         stored, _ = self._read(key)
         if stored is not None and stored.is_fresh(now):
-            telemetry.count("CacheHit")
-            return self._remember(key, stored, parse)
+            hit = self._remember(key, stored, parse)
+            if hit is not None:
+                telemetry.count("CacheHit")
+                return hit
         waited = self._wait_for_other_fetcher(key, now, deadline)
         if waited is not None:
-            telemetry.count("CacheHitAfterWait")
-            return self._remember(key, waited, parse)
+            hit = self._remember(key, waited, parse)
+            if hit is not None:
+                telemetry.count("CacheHitAfterWait")
+                return hit
         telemetry.count("CacheMiss")
         return self._fetch(key, fetch, parse, stale=stored)
 
@@ -310,12 +324,13 @@ class KvkCache:
         except InvalidRequest:
             raise
         except (KvkError, ValueError) as error:
-            if stale is not None and stale.usable_stale(now):
+            fallback = _parsed(stale, parse, stale=True) if stale is not None and stale.usable_stale(now) else None
+            if fallback is not None:
                 telemetry.count("CacheStale")
                 logger.warning(
                     "KVK failed (%s); answering %s/%s from a stale entry", type(error).__name__, key.pk, key.sk
                 )
-                return Lookup(parse(stale.payload), "cache", True, stale.fetched_at)
+                return fallback
             if isinstance(error, ValueError):
                 raise TemporarilyUnavailable(f"KVK's answer for {key.pk}/{key.sk} could not be read") from None
             raise
@@ -324,9 +339,10 @@ class KvkCache:
         self._memory.put(key, min(entry.fresh_until, now + self.policy.l1_seconds), Lookup(value, "cache", False, now))
         return Lookup(value, "kvk", False, now)
 
-    def _remember(self, key: CacheKey, entry: Entry, parse: Callable[[Any], T]) -> Lookup[T]:
-        lookup: Lookup[T] = Lookup(parse(entry.payload) if entry.found else None, "cache", False, entry.fetched_at)
-        self._memory.put(key, min(entry.fresh_until, self._clock.time() + self.policy.l1_seconds), lookup)
+    def _remember(self, key: CacheKey, entry: Entry, parse: Callable[[Any], T]) -> Lookup[T] | None:
+        lookup = _parsed(entry, parse)
+        if lookup is not None:
+            self._memory.put(key, min(entry.fresh_until, self._clock.time() + self.policy.l1_seconds), lookup)
         return lookup
 
     def _write(self, key: CacheKey, entry: Entry) -> None:

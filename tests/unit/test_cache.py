@@ -260,3 +260,23 @@ def test_a_cached_answer_the_model_no_longer_reads_is_fetched_again(cache: KvkCa
     answer = cache.lookup(KEY, current, strict, far(clock))
     assert (answer.source, answer.value) == ("kvk", {"v": 2})
     assert current.calls == 1
+
+
+def test_cache_keys_follow_the_design() -> None:
+    from kvkgate.kvk.client import basisprofiel_request, naamgeving_request, vestigingsprofiel_request, zoeken_request
+    from kvkgate.lookups import cache_key, company_query
+
+    assert cache_key(zoeken_request(company_query("69599084"))) == CacheKey("KVK#69599084", "ZOEKEN")
+    by_address = cache_key(
+        zoeken_request(company_query("69599084").model_copy(update={"postcode": "1034WL", "huisnummer": 17}))
+    )
+    assert by_address.pk == "KVK#69599084"
+    assert by_address.sk.startswith("ZOEKEN#")
+    assert cache_key(basisprofiel_request("68750110")) == CacheKey("KVK#68750110", "BASISPROFIEL")
+    assert cache_key(basisprofiel_request("68750110", "eigenaar", geo_data=True)) == CacheKey(
+        "KVK#68750110", "BASISPROFIEL#EIGENAAR#GEO"
+    )
+    assert cache_key(naamgeving_request("68750110")) == CacheKey("KVK#68750110", "NAAMGEVING")
+    assert cache_key(vestigingsprofiel_request("000037178598")) == CacheKey(
+        "VESTIGING#000037178598", "VESTIGINGSPROFIEL"
+    )

@@ -44,14 +44,12 @@ def cache_key(request: KvkRequest) -> CacheKey:
         is_company_search = request.params == zoeken_request(company_query(kvk)).params
         return CacheKey(f"KVK#{kvk}", "ZOEKEN" if is_company_search else f"ZOEKEN#{digest}")
     variant = "#GEO" if params.get("geoData") == "true" else ""
-    identifier = request.path.rstrip("/").split("/")[-1]
     if request.api.value == "vestigingsprofiel":
-        return CacheKey(f"VESTIGING#{identifier}", "VESTIGINGSPROFIEL" + variant)
+        return CacheKey(f"VESTIGING#{request.subject}", "VESTIGINGSPROFIEL" + variant)
     if request.api.value == "naamgeving":
-        return CacheKey(f"KVK#{identifier}", "NAAMGEVING")
-    parts = request.path.split("/")
-    kvk, part = parts[3], (parts[4].upper() if len(parts) > 4 else "")
-    return CacheKey(f"KVK#{kvk}", "BASISPROFIEL" + (f"#{part}" if part else "") + variant)
+        return CacheKey(f"KVK#{request.subject}", "NAAMGEVING")
+    part = f"#{request.part.upper()}" if request.part else ""
+    return CacheKey(f"KVK#{request.subject}", "BASISPROFIEL" + part + variant)
 
 
 class KvkLookups:

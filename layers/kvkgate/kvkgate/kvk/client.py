@@ -167,11 +167,14 @@ def _withhold_header_logs() -> None:
 
 @dataclass(frozen=True)
 class KvkRequest:
-    """One GET to KVK: which API (for limits and cost), the path below the base URL, the query."""
+    """One GET to KVK: which API (for limits and cost), the path below the base URL, the query,
+    and what it is about (the KVK number or vestigingsnummer, and the Basisprofiel part) for caching."""
 
     api: KvkApi
     path: str
     params: tuple[tuple[str, str], ...] = ()
+    subject: str = ""
+    part: str = ""
 
 
 def _kvk(kvk_nummer: str) -> str:
@@ -192,17 +195,19 @@ def basisprofiel_request(
     kvk_nummer: str, part: Literal["", "eigenaar", "hoofdvestiging", "vestigingen"] = "", *, geo_data: bool = False
 ) -> KvkRequest:
     path = f"/v1/basisprofielen/{_kvk(kvk_nummer)}" + (f"/{part}" if part else "")
-    return KvkRequest(KvkApi.BASISPROFIEL, path, _geo(geo_data) if part != "vestigingen" else ())
+    params = _geo(geo_data) if part != "vestigingen" else ()
+    return KvkRequest(KvkApi.BASISPROFIEL, path, params, subject=kvk_nummer, part=part)
 
 
 def vestigingsprofiel_request(vestigingsnummer: str, *, geo_data: bool = False) -> KvkRequest:
     if not isinstance(vestigingsnummer, str) or not _BRANCH_NUMBER.fullmatch(vestigingsnummer):
         raise InvalidRequest("vestigingsnummer must be exactly 12 digits")
-    return KvkRequest(KvkApi.VESTIGINGSPROFIEL, f"/v1/vestigingsprofielen/{vestigingsnummer}", _geo(geo_data))
+    path = f"/v1/vestigingsprofielen/{vestigingsnummer}"
+    return KvkRequest(KvkApi.VESTIGINGSPROFIEL, path, _geo(geo_data), subject=vestigingsnummer)
 
 
 def naamgeving_request(kvk_nummer: str) -> KvkRequest:
-    return KvkRequest(KvkApi.NAAMGEVING, f"/v1/naamgevingen/kvknummer/{_kvk(kvk_nummer)}")
+    return KvkRequest(KvkApi.NAAMGEVING, f"/v1/naamgevingen/kvknummer/{_kvk(kvk_nummer)}", subject=kvk_nummer)
 
 
 class KvkClient:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kvkgate import telemetry
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import StoreUnavailable, is_aws_error, is_conditional_failure
+from kvkgate.dynamo import is_conditional_failure, store_error
 from kvkgate.errors import CallerBudgetExceeded
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.throttle import CallLimiter
@@ -77,8 +77,7 @@ class CallerBudget:
             if is_conditional_failure(error):
                 telemetry.count("CallerBudgetRefused")
                 raise CallerBudgetExceeded(caller, self.per_minute, (window + 1) * WINDOW_SECONDS - now) from None
-            if not is_aws_error(error):
-                raise
+            failure = store_error(error)  # anything but an AWS failure is a bug and propagates
             # Fail open: a fairness limit must not take the service down with DynamoDB.
             telemetry.count("CallerBudgetUnavailable")
-            logger.warning("caller budget could not be counted: %s", StoreUnavailable(str(error)))
+            logger.warning("caller budget could not be counted: %s", failure)

@@ -68,7 +68,8 @@ def main(argv: list[str]) -> None:
         f"  test flavour:       http://{args.host}:{args.port}/test/api  (apikey: the public KVK test key)", flush=True
     )
     print(f"  production flavour: http://{args.host}:{args.port}/api       (apikey: --production-key)", flush=True)
-    print(f"  admin:              http://{args.host}:{args.port}/__sandbox/stats | /config | /reset", flush=True)
+    admin = f"http://{args.host}:{args.port}/__sandbox"
+    print(f"  admin:              {admin}/stats | /arrivals | /config | /reset", flush=True)
     uvicorn.run(
         create_app(sandbox), host=args.host, port=args.port, log_level="warning", access_log=False, server_header=False
     )

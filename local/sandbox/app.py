@@ -144,6 +144,7 @@ class Sandbox:
             self.faults.stats.unauthorized += 1
             return error_response(401, "SANDBOX-401")
         arrived = time.time()
+        self.faults.arrived(arrived)
         wait = self.faults.throttle(time.monotonic())
         if wait is not None:
             return error_response(429, "SANDBOX-429", headers={"Retry-After": str(max(1, math.ceil(wait)))})
@@ -271,6 +272,8 @@ class Sandbox:
                 hit.record,
                 hit.branch,
                 name=hit.name,
+                expired_name=hit.expired_name,
+                address=hit.address,
                 searched_address=searched_address,
                 rsin=query.rsin is not None,
                 include_active=query.include_inactive,
@@ -348,6 +351,18 @@ class Sandbox:
     async def stats(self, request: Request) -> Response:
         return JSONResponse(self.faults.stats.as_json())
 
+    async def arrivals(self, request: Request) -> Response:
+        """Wall-clock (``time.time()``) arrival times of every keyed API request since the last reset."""
+        stats = self.faults.stats
+        return JSONResponse(
+            {
+                "clock": "wall",
+                "since": stats.started,
+                "count": len(stats.arrival_times),
+                "arrivals": stats.arrival_times,
+            }
+        )
+
     async def reset(self, request: Request) -> Response:
         self.faults.reset()
         return JSONResponse({"reset": True})
@@ -373,6 +388,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
     return Starlette(
         routes=[
             Route("/__sandbox/stats", sandbox.stats, methods=["GET"]),
+            Route("/__sandbox/arrivals", sandbox.arrivals, methods=["GET"]),
             Route("/__sandbox/reset", sandbox.reset, methods=["POST"]),
             Route("/__sandbox/config", sandbox.config, methods=["GET", "PUT", "PATCH", "POST"]),
             Route("/__sandbox/health", sandbox.health, methods=["GET"]),

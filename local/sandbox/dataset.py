@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.sandbox.population import big_company, generate
+from local.sandbox.population import big_company, generate, history_company
 
 Record = dict[str, Any]
 DATA_FILE = Path(__file__).parent / "data" / "companies.json"
@@ -42,13 +42,29 @@ class Registry:
         for record in data["companies"]:
             registry.add(record)
         registry.add(big_company(data["generated"]["bigCompany"]))
+        registry.add(history_company(data["generated"]["historyCompany"]))
         for record in generate(population, seed, set(registry.companies)):
             registry.add(record)
         return registry
 
 
-def is_active(record: Record) -> bool:
-    return bool(record.get("actief", True))
+def is_active(registration: Record) -> bool:
+    """A company or vestiging is active until it is marked inactive or has ended (``datumEinde``)."""
+    return bool(registration.get("actief", True)) and not registration.get("datumEinde")
+
+
+def is_registration_active(record: Record, branch: Record | None) -> bool:
+    """A vestiging can end while its company goes on; it cannot outlive its company."""
+    return is_active(record) and (branch is None or is_active(branch))
+
+
+def listed_branches(record: Record) -> list[Record]:
+    """The vestigingen Basisprofiel and Naamgeving list: an active company's current ones.
+
+    An inactive company keeps the vestigingen it had when it ended (they ended with it).
+    """
+    branches = list(record.get("vestigingen", []))
+    return [branch for branch in branches if is_active(branch)] if is_active(record) else branches
 
 
 def is_commercial(branch: Record) -> bool:
@@ -59,11 +75,19 @@ def branch_names(branch: Record) -> list[str]:
     return list(branch.get("handelsnamen") or ([branch["naam"]] if branch.get("naam") else []))
 
 
-def company_names(record: Record) -> list[str]:
-    names = [
-        record.get("naam"),
-        record.get("statutaireNaam"),
-        record.get("ookGenoemd"),
-        *record.get("handelsnamen", []),
-    ]
-    return list(dict.fromkeys(name for name in names if name))
+def search_names(record: Record, branch: Record | None) -> tuple[list[str], list[str]]:
+    """The current and the expired names Zoeken's ``naam`` matches for one registration.
+
+    The rechtspersoon is found by its own names (statutory name, name, "ook genoemd"), not by the
+    trade names of its vestigingen; a vestiging by its trade names or, when non-commercial, by its
+    name and "ook genoemd". Expired names (``vervallenNamen``) belong to the level they are stored on.
+    """
+    if branch is None:
+        current = [record.get("statutaireNaam"), record.get("naam"), record.get("ookGenoemd")]
+        expired = record.get("vervallenNamen", [])
+    elif is_commercial(branch):
+        current, expired = list(branch["handelsnamen"]), branch.get("vervallenNamen", [])
+    else:
+        current = [branch.get("naam") or record.get("naam"), branch.get("ookGenoemd") or record.get("ookGenoemd")]
+        expired = branch.get("vervallenNamen") or record.get("vervallenNamen", [])
+    return list(dict.fromkeys(name for name in current if name)), list(expired)

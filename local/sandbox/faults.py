@@ -52,6 +52,12 @@ class Behaviour:
             raise ValueError("monthly_quota must be a non-negative integer or null")
 
 
+def max_in_any_second(times: list[float]) -> int:
+    """The most events in any one-second window (sliding, half-open: [t, t + 1))."""
+    ordered = sorted(times)
+    return max((bisect.bisect_left(ordered, start + 1.0) - index for index, start in enumerate(ordered)), default=0)
+
+
 class SlidingWindow:
     """Admits at most ``limit`` events in any window of one second (no burst allowance)."""
 
@@ -77,12 +83,14 @@ class Stats:
     unauthorized: int = 0
     injected_errors: int = 0
     served_times: list[float] = field(default_factory=list)
+    # Every keyed API request as it reached the door (served, refused with 429, or failed):
+    # what a client really sent, which served_times cannot show once the limit refuses calls.
+    arrival_times: list[float] = field(default_factory=list)
     month_calls: int = 0
 
     def max_in_any_second(self) -> int:
         """The most served calls whose arrival falls in any one-second window (sliding)."""
-        times = sorted(self.served_times)
-        return max((bisect.bisect_left(times, start + 1.0) - index for index, start in enumerate(times)), default=0)
+        return max_in_any_second(self.served_times)
 
     def per_second(self) -> dict[str, int]:
         counts: Counter[int] = Counter(math.floor(t) for t in self.served_times)
@@ -103,6 +111,8 @@ class Stats:
             "maxCallsInAnySecond": self.max_in_any_second(),
             "perSecond": self.per_second(),
             "monthCalls": self.month_calls,
+            "arrivals": len(self.arrival_times),
+            "maxArrivalsInAnySecond": max_in_any_second(self.arrival_times),
         }
 
 
@@ -118,6 +128,9 @@ class Faults:
     def reset(self) -> None:
         self.stats = Stats()
         self.window = SlidingWindow()
+
+    def arrived(self, wall: float) -> None:
+        self.stats.arrival_times.append(wall)
 
     def throttle(self, now: float) -> float | None:
         """None when the call may be served; otherwise the Retry-After in seconds."""

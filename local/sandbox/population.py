@@ -1,7 +1,7 @@
 """A deterministic population of generated companies for load tests and benchmarks.
 
 Same seed, same companies: KVK numbers, names, vestigingen, inactive ones, shielded and foreign
-addresses. Records use the same shape as ``data/companies.json``.
+addresses, expired names. Records use the same shape as ``data/companies.json``.
 """
 
 from __future__ import annotations
@@ -101,6 +101,9 @@ FOREIGN = [
     ("Königsallee 20", "40212 Düsseldorf", "Duitsland"),
     ("Meir 50", "2000 Antwerpen", "België"),
 ]
+# Words no current generated name contains, so an expired name is found only as an expired name.
+FORMER_WORDS = ["Handelsonderneming", "Compagnie", "Handelshuis", "Werkplaats", "Atelier"]
+FORMER_SHARE = 0.05
 LEGAL_FORMS = [
     # (rechtsvorm, uitgebreideRechtsvorm, how the name is formed, has statutes, share)
     ("Eenmanszaak", "Eenmanszaak", "{trade} {surname}", False, 40),
@@ -188,9 +191,18 @@ def _branch(rng: random.Random, number: str, *, main: bool, names: list[str], sb
     return branch
 
 
+def _add_former_name(rng: random.Random, record: Record) -> None:
+    """The company's former name, expired on the legal entity and on its hoofdvestiging."""
+    former = f"{rng.choice(FORMER_WORDS)} {rng.choice(SURNAMES)}"
+    record["vervallenNamen"] = [former]
+    record["vestigingen"][0]["vervallenNamen"] = [former]
+
+
 def generate(count: int, seed: int, taken: set[str]) -> list[Record]:
     """``count`` companies, deterministic for a given ``seed``."""
     rng = random.Random(seed)
+    # A stream of its own: adding expired names must not change any other generated value.
+    former_rng = random.Random(f"vervallenNamen-{seed}")
     numbers = kvk_numbers(80_000_000, taken)
     forms = [form for form in LEGAL_FORMS for _ in range(form[4])]
     records = []
@@ -236,30 +248,39 @@ def generate(count: int, seed: int, taken: set[str]) -> list[Record]:
         record["vestigingen"] = branches
         record["totaalWerkzamePersonen"] = sum(branch["totaal"] for branch in branches)
         del record["_foreign"], record["_shielded"]
+        if former_rng.random() < FORMER_SHARE:
+            _add_former_name(former_rng, record)
         records.append(record)
     return records
+
+
+def _large_bv(spec: Record, evidence: str, registered: str, sbi: list[Any]) -> Record:
+    """The company-level fields of a BV with many branches; the caller adds the branches."""
+    return {
+        "evidence": evidence,
+        "kvkNummer": spec["kvkNummer"],
+        "naam": spec["naam"],
+        "statutaireNaam": spec["naam"],
+        "rsin": spec["rsin"],
+        "rechtsvorm": "Besloten Vennootschap",
+        "uitgebreideRechtsvorm": "Besloten Vennootschap met gewone structuur",
+        "indNonMailing": "Nee",
+        "formeleRegistratiedatum": registered,
+        "datumAanvang": registered,
+        "zoekenRechtspersoon": True,
+        "sbi": [sbi],
+        "_foreign": False,
+        "_shielded": False,
+    }
 
 
 def big_company(spec: Record) -> Record:
     """A BV with ``spec['vestigingen']`` branches (KVK's 90006577 has 1000)."""
     rng = random.Random(spec["kvkNummer"])
     name = spec["naam"]
-    record: Record = {
-        "evidence": "reference §8.1 (BV with 1000 vestigingen), generated",
-        "kvkNummer": spec["kvkNummer"],
-        "naam": name,
-        "statutaireNaam": name,
-        "rsin": spec["rsin"],
-        "rechtsvorm": "Besloten Vennootschap",
-        "uitgebreideRechtsvorm": "Besloten Vennootschap met gewone structuur",
-        "indNonMailing": "Nee",
-        "formeleRegistratiedatum": "20191001",
-        "datumAanvang": "20191001",
-        "zoekenRechtspersoon": True,
-        "sbi": [["47111", "Supermarkten", True]],
-        "_foreign": False,
-        "_shielded": False,
-    }
+    record = _large_bv(
+        spec, "reference §8.1 (BV with 1000 vestigingen), generated", "20191001", ["47111", "Supermarkten", True]
+    )
     branches = [
         _branch(
             rng,
@@ -274,5 +295,41 @@ def big_company(spec: Record) -> Record:
     record["handelsnamen"] = [branch["handelsnamen"][0] for branch in branches]
     record["vestigingen"] = branches
     record["totaalWerkzamePersonen"] = sum(branch["totaal"] for branch in branches)
+    del record["_foreign"], record["_shielded"]
+    return record
+
+
+def history_company(spec: Record) -> Record:
+    """An active BV whose first ``spec['endedVestigingen']`` registrations are ended nevenvestigingen.
+
+    Zoeken lists nevenvestigingen first, so with ``inclusiefInactieveRegistraties=true`` the first
+    pages hold only ``actief: Nee`` items and the active ones come after them: a client that reads
+    one page concludes, wrongly, that the company is inactive.
+    """
+    kvk, name = spec["kvkNummer"], spec["naam"]
+    rng = random.Random(kvk)
+    evidence = "invented (sandbox): more than 100 registrations, the first Zoeken page only inactive ones"
+    record = _large_bv(spec, evidence, "20050301", ["47191", "Warenhuizen", True])
+    stem = name.split(" B.V.")[0]
+    ended, active = spec["endedVestigingen"], spec["activeNevenvestigingen"]
+
+    def branch(position: int, *, main: bool, branch_name: str) -> Record:
+        number = f"98{kvk[-6:]}{position:04d}"
+        return _branch(rng, number, main=main, names=[branch_name], sbi=record["sbi"], record=record)
+
+    branches = [
+        branch(position, main=False, branch_name=f"{stem} Filiaal {position}") for position in range(1, ended + 1)
+    ]
+    for closed in branches:
+        closed["datumEinde"] = f"{rng.randint(2008, 2024)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    branches += [
+        branch(position, main=False, branch_name=f"{stem} Filiaal {position}")
+        for position in range(ended + 1, ended + active + 1)
+    ]
+    branches.append(branch(0, main=True, branch_name=name))
+    current = [item for item in branches if not item.get("datumEinde")]
+    record["handelsnamen"] = [current[-1]["handelsnamen"][0], *(item["handelsnamen"][0] for item in current[:-1])]
+    record["vestigingen"] = branches
+    record["totaalWerkzamePersonen"] = sum(item["totaal"] for item in current)
     del record["_foreign"], record["_shielded"]
     return record

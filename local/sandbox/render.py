@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.sandbox.dataset import Record, branch_names, company_names, is_active, is_commercial
+from local.sandbox.dataset import Record, branch_names, is_commercial, is_registration_active, listed_branches
 
 # Spaces between street part and postcode part of volledigAdres, as recorded per endpoint.
 PADDING = {"embedded": 33, "vestigingsprofiel": 25, "eigenaar": 1, "vestigingen": 25}
@@ -198,7 +198,7 @@ class Renderer:
 
     def vestigingen(self, record: Record) -> dict[str, Any]:
         kvk = record["kvkNummer"]
-        branches = record.get("vestigingen", [])
+        branches = listed_branches(record)
         commercial = sum(1 for branch in branches if is_commercial(branch))
         items = []
         for branch in branches:
@@ -233,7 +233,7 @@ class Renderer:
     def naamgeving(self, record: Record) -> dict[str, Any]:
         kvk = record["kvkNummer"]
         branches = []
-        for branch in record.get("vestigingen", []):
+        for branch in listed_branches(record):
             number = branch["vestigingsnummer"]
             if is_commercial(branch):
                 entry = {
@@ -272,18 +272,21 @@ class Renderer:
         branch: Record | None,
         *,
         name: str | None,
+        expired_name: str | None = None,
+        address: Record | None = None,
         searched_address: bool,
         rsin: bool,
         include_active: bool,
     ) -> dict[str, Any]:
+        """One Zoeken item; ``name``/``expired_name`` are the names that matched, ``address`` the one searched on."""
         kvk = record["kvkNummer"]
         if branch is None:
             kind = "rechtspersoon"
-            address = next(iter(record.get("eigenaarAdressen", [])), None)
+            shown = address or next(iter(record.get("eigenaarAdressen", [])), None)
             default_name = record.get("statutaireNaam") or record.get("naam")
         else:
             kind = "hoofdvestiging" if branch.get("hoofd") else "nevenvestiging"
-            address = next((a for a in branch.get("adressen", []) if a["type"] == "bezoekadres"), None)
+            shown = address or next((a for a in branch.get("adressen", []) if a["type"] == "bezoekadres"), None)
             default_name = next(iter(branch_names(branch)), record.get("naam"))
         item = compact(
             {
@@ -291,9 +294,10 @@ class Renderer:
                 "rsin": record.get("rsin") if rsin else None,
                 "vestigingsnummer": branch["vestigingsnummer"] if branch else None,
                 "naam": name or default_name,
-                "adres": zoek_address(address, searched_address) if address else None,
+                "adres": zoek_address(shown, searched_address) if shown else None,
                 "type": kind,
-                "actief": ja_nee(is_active(record)) if include_active else None,
+                "actief": ja_nee(is_registration_active(record, branch)) if include_active else None,
+                "vervallenNaam": expired_name,
             }
         )
         if record.get("deregisteredBefore2010"):
@@ -327,11 +331,8 @@ def zoek_address(address: Record, searched_address: bool) -> dict[str, Any]:
         inner |= {
             "huisnummer": address.get("huisnummer"),
             "huisletter": address.get("huisletter"),
+            "postbusnummer": address.get("postbusnummer"),
             "postcode": address.get("postcode"),
         }
     inner["plaats"] = address.get("plaats")
     return {"binnenlandsAdres": compact(inner)}
-
-
-def all_names_of(record: Record, branch: Record | None) -> list[str]:
-    return company_names(record) if branch is None else branch_names(branch) or company_names(record)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from local.sandbox.dataset import Record, Registry, is_active, words
-from local.sandbox.render import all_names_of
+from local.sandbox.dataset import Record, Registry, is_registration_active, search_names, words
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,9 @@ class Query:
 class Hit:
     record: Record
     branch: Record | None
-    name: str | None
+    name: str | None  # the current name that matched ``naam``
+    expired_name: str | None = None  # the expired name that matched, when no current one did
+    address: Record | None = None  # the address that matched the address criteria
 
 
 def _candidates(registry: Registry, query: Query) -> list[Record]:
@@ -63,7 +64,14 @@ def _name_match(query_words: list[str], names: list[str]) -> str | None:
     return next((name for name in names if wanted <= set(words(name))), None)
 
 
-def _address_match(query: Query, addresses: list[Record]) -> bool:
+def _names_match(query_words: list[str], record: Record, branch: Record | None) -> tuple[str | None, str | None]:
+    """(current name, expired name) that matched; a current name wins over an expired one."""
+    current, expired = search_names(record, branch)
+    name = _name_match(query_words, current)
+    return name, None if name else _name_match(query_words, expired)
+
+
+def _address_match(query: Query, addresses: list[Record]) -> Record | None:
     for address in addresses:
         if query.street and not set(words(query.street)) <= set(words(address.get("straatnaam", ""))):
             continue
@@ -77,18 +85,23 @@ def _address_match(query: Query, addresses: list[Record]) -> bool:
             continue
         if query.po_box is not None and address.get("postbusnummer") != query.po_box:
             continue
-        return True
-    return False
+        return address
+    return None
 
 
 def search(registry: Registry, query: Query) -> list[Hit]:
     hits = []
     query_words = words(query.name) if query.name else []
+    if query.name and not query_words:
+        return []  # a name of punctuation only ("&", "-") matches no name, rather than every one
     needs_address = any(v is not None for v in (query.street, query.place, query.postcode))
     for record in _candidates(registry, query):
-        if "scenario" in record or (not query.include_inactive and not is_active(record)):
+        if "scenario" in record:
             continue
         for branch in _items(record):
+            # Activity is per registration: an active company can have ended vestigingen.
+            if not query.include_inactive and not is_registration_active(record, branch):
+                continue
             kind = (
                 "rechtspersoon" if branch is None else ("hoofdvestiging" if branch.get("hoofd") else "nevenvestiging")
             )
@@ -96,12 +109,13 @@ def search(registry: Registry, query: Query) -> list[Hit]:
                 continue
             if query.branch and (branch is None or branch["vestigingsnummer"] != query.branch):
                 continue
-            if needs_address and not _address_match(query, _address(record, branch)):
+            address = _address_match(query, _address(record, branch)) if needs_address else None
+            if needs_address and address is None:
                 continue
-            name = None
+            name = expired = None
             if query_words:
-                name = _name_match(query_words, all_names_of(record, branch))
-                if name is None:
+                name, expired = _names_match(query_words, record, branch)
+                if name is None and expired is None:
                     continue
-            hits.append(Hit(record, branch, name))
+            hits.append(Hit(record, branch, name, expired, address))
     return hits

@@ -9,8 +9,8 @@ import pytest
 
 from kvkgate.clock import Deadline
 from kvkgate.kvk import InvalidRequest, KvkApi, KvkClient, NotFound, ZoekQuery
-from kvkgate.kvk.client import KvkRequest
-from kvkgate.secrets import StaticApiKey
+from kvkgate.kvk.keys import StaticApiKey
+from kvkgate.kvk.requests import KvkRequest
 from local.sandbox.app import PUBLIC_TEST_KEY
 from local.sandbox.dataset import Registry
 from local.sandbox.server import SandboxServer, registry

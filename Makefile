@@ -5,7 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Lambda runs python3.12: build the venvs from 3.12 where it exists (pyenv or system), else python3.
-PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12) python3)
+PYTHON312 := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12))
+PYTHON ?= $(or $(PYTHON312),python3)
 VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
@@ -18,13 +19,13 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding clean
+.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding clean
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
 	@echo "make invoke FN=ApiFunction EVENT=events/api-validations-valid.json   like sam local invoke, without Docker"
-	@echo "make lint|typecheck|template-lint|unit   one part of that"
+	@echo "make lint|typecheck|template-lint|build|unit   one part of that (build: sam build with Python 3.12)"
 	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
 	@echo "make bench-limiter   benchmark: 20 environments against the sandbox's 100/s, with and without the global limiter"
 	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
@@ -50,6 +51,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -ll -c pyproject.toml -r layers/kvkgate/kvkgate functions local
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -69,14 +71,21 @@ template-lint: $(SAM_VENV)/.installed
 	$(SAM_BIN)/sam validate --lint --template template.yaml
 	$(SAM_BIN)/python local/lint_template.py template.yaml
 
+# The deployable artifact, as `sam build` makes it: arm64 wheels and .pyc in the layer, compiled functions.
+build: $(SAM_VENV)/.installed $(VENV)/.installed
+	@test -n "$(PYTHON312)" || { echo "make build needs python3.12 (pyenv or system): Lambda runs 3.12"; exit 1; }
+	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM_BIN)/sam build --template template.yaml
+	@$(BIN)/python -m local.artifact
+
 unit: $(VENV)/.installed
 	@mkdir -p test-artifacts
-	$(BIN)/pytest $(PYTEST_ARGS)
+	KVKGATE_REQUIRE_BUILD=$(REQUIRE_BUILD) $(BIN)/pytest $(PYTEST_ARGS)
 	@if grep -rqF -f tests/fixtures/never-logged-keys.txt test-artifacts; then \
 		echo "FAIL: an API key used by the tests appears in test-artifacts/ logs"; exit 1; \
 	else echo "checked: no test API key in test-artifacts/ logs"; fi
 
-test: install lint typecheck template-lint unit
+test: REQUIRE_BUILD := 1
+test: install lint typecheck template-lint build unit
 
 run: $(VENV)/.installed
 	$(BIN)/python -m local.stack

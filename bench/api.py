@@ -108,13 +108,12 @@ def cold_imports(artifact: Path, rounds: int) -> tuple[list[list[object]], float
 
 def warm_latencies(samples: int) -> list[list[object]]:
     """Invoke the API handler in-process with moto (table from the template) and the sandbox."""
-    import boto3
     from moto import mock_aws
 
-    from kvkgate import runtime
+    from kvkgate import root
     from local.apigw import http_event
-    from local.aws_resources import create_tables
-    from local.lambda_runtime import LambdaContext, functions, load_handler
+    from local.aws_resources import create_stack
+    from local.lambda_runtime import LambdaContext, function_environment, functions, load_handler
     from local.sandbox.app import PUBLIC_TEST_KEY
     from local.sandbox.faults import Behaviour
     from local.sandbox.server import SandboxServer, registry
@@ -122,15 +121,10 @@ def warm_latencies(samples: int) -> list[list[object]]:
     spec = functions()["ApiFunction"]
     numbers = [n for n, record in registry().companies.items() if record.get("evidence") == "generated"][: samples * 2]
     with mock_aws(), SandboxServer(Behaviour(rate_limit=None)) as sandbox:
-        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "bench"})["KvkgateTable"]
-        secret = boto3.client("secretsmanager").create_secret(Name="kvk", SecretString=PUBLIC_TEST_KEY)["ARN"]
-        os.environ.update(
-            KVK_BASE_URL=sandbox.test_url,
-            KVK_API_KEY_SECRET_ID=secret,
-            TABLE_NAME=table,
-            CALLER_KVK_LOOKUPS_PER_MINUTE="0",
-        )
-        runtime.reset()
+        stack = create_stack(secret_values={"KvkApiKeySecret": PUBLIC_TEST_KEY}, prefix="bench")
+        overrides = {"KVK_BASE_URL": sandbox.test_url, "CALLER_KVK_LOOKUPS_PER_MINUTE": "0"}
+        os.environ.update(function_environment(spec, stack, overrides))
+        root.reset()
         handler = load_handler(spec)
 
         def call(number: str) -> float:
@@ -146,9 +140,9 @@ def warm_latencies(samples: int) -> list[list[object]]:
         memory = [call(number) for number in numbers[:samples]]
         table_hits = []
         for number in numbers[:samples]:
-            runtime.lookups().cache.forget_memory()
+            root.environment().registry.cache.forget_memory()
             table_hits.append(call(number))
-        runtime.reset()
+        root.reset()
 
     def row(name: str, values: list[float]) -> list[object]:
         return [
@@ -187,40 +181,41 @@ def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[
     import httpx
     from moto import mock_aws
 
-    from kvkgate.cache import CachePolicy, DynamoStore, KvkCache
     from kvkgate.clock import Deadline
-    from kvkgate.contracts import ValidationRequest
-    from kvkgate.kvk import KvkClient
-    from kvkgate.lookups import KvkLookups
-    from kvkgate.secrets import StaticApiKey
-    from kvkgate.throttle import TokenBucket
-    from kvkgate.verify import validate
+    from kvkgate.config import load_settings
+    from kvkgate.domain.contracts import ValidationRequest
+    from kvkgate.domain.verify import validate
+    from kvkgate.kvk.errors import KvkError
+    from kvkgate.kvk.keys import StaticApiKey
+    from kvkgate.root import Environment, Overrides
     from local.aws_resources import create_tables
     from local.sandbox.app import PUBLIC_TEST_KEY
     from local.sandbox.faults import Behaviour
     from local.sandbox.server import SandboxServer
 
     with mock_aws(), SandboxServer(Behaviour(rate_limit=None)) as sandbox:
-        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "bench-cost"})["KvkgateTable"]
-        client = KvkClient(
-            sandbox.test_url,
-            StaticApiKey(PUBLIC_TEST_KEY),
-            limiter=TokenBucket(10_000),
-            observe=lambda api, outcome: None,
+        table = create_tables(boto3.client("dynamodb"), prefix="bench-cost")["KvkgateTable"]
+        config = load_settings(
+            {"KVK_BASE_URL": sandbox.test_url, "TABLE_NAME": table, "KVK_RATE_LIMIT_PER_SECOND": "100"}
         )
-        lookups = KvkLookups(client, KvkCache(DynamoStore(boto3.client("dynamodb"), table), CachePolicy()))
+        environment = Environment(
+            config, Overrides(api_key=StaticApiKey(PUBLIC_TEST_KEY), observe=lambda api, outcome: None)
+        )
         verdicts: dict[str, int] = {}
         for request in requests:
-            result = validate(ValidationRequest.model_validate(request), lookups, Deadline.after(10), dt_now())
+            result = validate(
+                ValidationRequest.model_validate(request), environment.registry, Deadline.after(10), dt_now()
+            )
             verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
         stats = httpx.get(sandbox.url + "/__sandbox/stats").json()
         httpx.post(sandbox.url + "/__sandbox/reset")
+        naive_failures = 0
         for request in requests[:naive_sample]:
-            for call in (client.basisprofiel, client.naamgeving):
+            for call in (environment.client.basisprofiel, environment.client.naamgeving):
                 try:
                     call(request["kvkNumber"], deadline=Deadline.after(10))
-                except Exception:  # noqa: S112 - a naive client pays for failed calls too
-                    continue
+                except KvkError:  # a naive client pays for calls KVK answers with an error too
+                    naive_failures += 1
         naive = httpx.get(sandbox.url + "/__sandbox/stats").json()
     kvkgate_rate = stats["paidCalls"] / len(requests)
     naive_rate = naive["paidCalls"] / naive_sample
@@ -243,6 +238,7 @@ def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[
     return rows, {
         "paid_calls_per_validation": round(kvkgate_rate, 4),
         "naive_paid_calls_per_validation": round(naive_rate, 4),
+        "naive_failed_calls": naive_failures,
         "verdicts": verdicts,
         "free_calls": stats["calls"].get("zoeken", 0),
         "paid_calls": stats["paidCalls"],

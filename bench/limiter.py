@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import time
@@ -21,7 +22,8 @@ from typing import Any
 import boto3
 import httpx
 
-from bench.common import aws_environment, fresh_table, moto_server, table
+from bench.common import fresh_table, table
+from local.moto_server import client_environment, moto_process
 from local.sandbox.app import PUBLIC_TEST_KEY
 from local.sandbox.faults import Behaviour
 from local.sandbox.server import SandboxServer, registry
@@ -41,33 +43,28 @@ class Job:
     global_limiter: bool
 
 
-def build_lookups(job: Job) -> Any:
-    from kvkgate.cache import CachePolicy, DynamoStore, KvkCache
-    from kvkgate.dynamo import dynamodb_client
-    from kvkgate.kvk import KvkClient
-    from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
-    from kvkgate.lookups import KvkLookups
-    from kvkgate.secrets import StaticApiKey
-    from kvkgate.throttle import CallLimiter, TokenBucket
+def build_registry(job: Job) -> Any:
+    """One execution environment, as the composition root builds it, with the benchmark's key and table."""
+    from kvkgate.config import load_settings
+    from kvkgate.kvk.keys import StaticApiKey
+    from kvkgate.root import Environment, Overrides
 
-    dynamodb = dynamodb_client()
-    limiter: CallLimiter = TokenBucket(job.rate)
-    if job.global_limiter:
-        limiter = KvkGuard(GlobalRateLimiter(dynamodb, job.table, job.rate, Budget(300_000, 0.95)), fallback=limiter)
-    client = KvkClient(
-        job.sandbox_url, StaticApiKey(PUBLIC_TEST_KEY), limiter=limiter, observe=lambda api, outcome: None
+    config = load_settings(
+        {"KVK_BASE_URL": job.sandbox_url, "TABLE_NAME": job.table, "KVK_RATE_LIMIT_PER_SECOND": str(job.rate)}
     )
-    return KvkLookups(client, KvkCache(DynamoStore(dynamodb, job.table), CachePolicy()))
+    overrides = Overrides(
+        api_key=StaticApiKey(PUBLIC_TEST_KEY), observe=lambda api, outcome: None, global_limiter=job.global_limiter
+    )
+    return Environment(config, overrides).registry
 
 
 def run_worker(job: Job, ready: Any, start: Any, results: Any) -> None:
-    aws_environment(job.endpoint)
+    os.environ.update(client_environment(job.endpoint), POWERTOOLS_METRICS_DISABLED="true")
+    from kvkgate.aws.dynamo import dynamodb_client
     from kvkgate.clock import Deadline
-    from kvkgate.kvk import KvkError
+    from kvkgate.domain.outcomes import Unavailable
 
-    lookups = build_lookups(job)
-    from kvkgate.dynamo import dynamodb_client
-
+    registry = build_registry(job)
     dynamodb_calls = [0]
     dynamodb_client().meta.events.register(
         "before-call.dynamodb", lambda **kwargs: dynamodb_calls.__setitem__(0, dynamodb_calls[0] + 1)
@@ -77,8 +74,8 @@ def run_worker(job: Job, ready: Any, start: Any, results: Any) -> None:
     failed, errors = 0, dict[str, int]()
     for number in job.numbers:
         try:
-            lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
-        except KvkError as error:
+            registry.registrations(number, Deadline.after(DEADLINE_SECONDS))
+        except Unavailable as error:
             failed += 1
             errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
     results.put(
@@ -149,20 +146,20 @@ def cache_latencies(sandbox: SandboxServer, endpoint: str, numbers: list[str], r
     from kvkgate.clock import Deadline
 
     job = Job(0, [], sandbox.test_url, endpoint, fresh_table(), rate, True)
-    lookups = build_lookups(job)
+    registry = build_registry(job)
     misses, dynamo_hits, memory_hits = [], [], []
     for number in numbers:
         started = time.perf_counter()
-        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        registry.registrations(number, Deadline.after(DEADLINE_SECONDS))
         misses.append(time.perf_counter() - started)
     for number in numbers:  # each is in this environment's memory now
         started = time.perf_counter()
-        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        registry.registrations(number, Deadline.after(DEADLINE_SECONDS))
         memory_hits.append(time.perf_counter() - started)
     for number in numbers:
-        lookups.cache.forget_memory()  # as a new execution environment would start
+        registry.cache.forget_memory()  # as a new execution environment would start
         started = time.perf_counter()
-        lookups.company_search(number, Deadline.after(DEADLINE_SECONDS))
+        registry.registrations(number, Deadline.after(DEADLINE_SECONDS))
         dynamo_hits.append(time.perf_counter() - started)
 
     def ms(samples: list[float]) -> str:
@@ -191,8 +188,8 @@ def main() -> None:
     numbers = [unique[index % args.unique] for index in range(args.lookups)]
     rng.shuffle(numbers)
 
-    with moto_server() as endpoint, SandboxServer(Behaviour(rate_limit=KVK_LIMIT)) as sandbox:
-        aws_environment(endpoint)
+    with moto_process() as endpoint, SandboxServer(Behaviour(rate_limit=KVK_LIMIT)) as sandbox:
+        os.environ.update(client_environment(endpoint), POWERTOOLS_METRICS_DISABLED="true")
         boto3.setup_default_session()
         limited = run("global limiter", numbers, args.workers, sandbox, endpoint, args.rate, True)
         baseline = run("per-process bucket only", numbers, args.workers, sandbox, endpoint, args.rate, False)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import threading
 import time
@@ -33,7 +34,10 @@ from typing import Any
 import boto3
 import httpx
 
-from bench.common import aws_environment, fresh_table, moto_server, table
+from bench.common import table
+from local.aws_resources import create_stack
+from local.lambda_runtime import function_environment, functions
+from local.moto_server import client_environment, moto_process
 from local.sandbox.app import PUBLIC_TEST_KEY
 from local.sandbox.faults import Behaviour
 from local.sandbox.server import SandboxServer, registry
@@ -128,11 +132,10 @@ class CountingPublisher:
 
 
 def worker(environment: dict[str, str], address: Any, authkey: bytes, stop: Any) -> None:
-    import os
 
     os.environ.update(environment)
-    from kvkgate import runtime
-    from local.lambda_runtime import LambdaContext, functions, load_handler
+    from kvkgate import root
+    from local.lambda_runtime import LambdaContext, load_handler
 
     QueueManager.register("shared")
     manager = QueueManager(address=address, authkey=authkey)
@@ -141,7 +144,7 @@ def worker(environment: dict[str, str], address: Any, authkey: bytes, stop: Any)
     spec = functions()["OnboardingFunction"]
     handler = load_handler(spec)
     publisher = CountingPublisher(queue)
-    runtime.publisher = lambda: publisher  # type: ignore[assignment]
+    root.install(root.Overrides(publisher=publisher))
     while not stop.is_set():
         messages = queue.receive(10)
         if not messages:
@@ -207,28 +210,24 @@ def main() -> None:
         }
         queue.send(json.dumps(event))
 
-    with moto_server() as endpoint, SandboxServer(Behaviour(rate_limit=100, error_rate=args.error_rate)) as sandbox:
-        aws_environment(endpoint)
+    with moto_process() as endpoint, SandboxServer(Behaviour(rate_limit=100, error_rate=args.error_rate)) as sandbox:
+        os.environ.update(client_environment(endpoint))
         boto3.setup_default_session()
-        table_name = fresh_table()
-        secret = boto3.client("secretsmanager").create_secret(
-            Name=f"kvk-{uuid.uuid4().hex[:6]}", SecretString=PUBLIC_TEST_KEY
-        )["ARN"]
-        environment = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "KVK_BASE_URL": sandbox.test_url,
-            "KVK_API_KEY_SECRET_ID": secret,
-            "TABLE_NAME": table_name,
-            "EVENT_BUS_NAME": "bench",
-            "MAX_RECEIVE_COUNT": str(args.max_receives),
-            "KVK_RATE_LIMIT_PER_SECOND": str(args.rate),
-            "AWS_LAMBDA_FUNCTION_NAME": "onboarding-bench",
-        }
+        stack = create_stack(
+            {"MaxReceiveCount": str(args.max_receives), "KvkRateLimitPerSecond": str(args.rate)},
+            {"KvkApiKeySecret": PUBLIC_TEST_KEY},
+            prefix=f"bench-{uuid.uuid4().hex[:6]}",
+        )
+        environment = function_environment(
+            functions()["OnboardingFunction"],
+            stack,
+            {
+                **client_environment(endpoint),
+                "KVK_BASE_URL": sandbox.test_url,
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            },
+        )
         httpx.post(sandbox.url + "/__sandbox/reset")
         context = multiprocessing.get_context("spawn")
         stop = context.Event()

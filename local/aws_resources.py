@@ -1,12 +1,15 @@
 """Create AWS resources declared in template.yaml on an emulated AWS (moto), from the template itself.
 
-Tests, benchmarks and the local stack all call this, so the emulated table cannot drift from the
-deployed one: change the template and every test table changes with it.
+Tests, benchmarks and the local stack all call this, so the emulated resources cannot drift from
+the deployed ones: change the template and every test table, queue and rule changes with it.
+:func:`create_stack` returns a :class:`LocalStack` whose resolver also resolves the functions'
+environment variables (``local.lambda_runtime.function_environment``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +49,12 @@ def resources_of_type(kind: str, path: Path = TEMPLATE) -> dict[str, dict[str, A
     return {name: spec for name, spec in load_template(path)["Resources"].items() if spec["Type"] == kind}
 
 
-def create_tables(client: DynamoDBClient, names: dict[str, str] | None = None) -> dict[str, str]:
-    """Create every AWS::DynamoDB::Table of the template; returns logical id -> table name."""
+def create_tables(client: DynamoDBClient, prefix: str = "kvkgate") -> dict[str, str]:
+    """Create every AWS::DynamoDB::Table of the template as ``<prefix>-<logical id>``; returns logical id -> name."""
     created = {}
     for logical_id, spec in resources_of_type("AWS::DynamoDB::Table").items():
         properties = spec["Properties"]
-        table_name = (names or {}).get(logical_id, logical_id)
+        table_name = f"{prefix}-{logical_id}"
         arguments: dict[str, Any] = {
             "TableName": table_name,
             "AttributeDefinitions": properties["AttributeDefinitions"],
@@ -91,6 +94,10 @@ class Resolver:
         )
         self.physical = physical  # logical id -> {"Ref": ..., "Arn": ..., other attributes}
 
+    def active(self, spec: dict[str, Any]) -> bool:
+        """Whether a resource exists with these parameters (its Condition holds)."""
+        return "Condition" not in spec or self.condition(spec["Condition"])
+
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))
 
@@ -124,24 +131,55 @@ class Resolver:
                 return text
             if function == "Condition":
                 return self.condition(argument)
+            if function == "FindInMap":
+                mapping, key, name = (self.value(item) for item in argument)
+                return self.template["Mappings"][mapping][key][name]
         return {key: self.value(value) for key, value in node.items()}
 
 
-def create_messaging(
-    sqs: Any, events: Any, parameters: dict[str, str] | None = None, prefix: str = "kvkgate"
-) -> dict[str, dict[str, str]]:
-    """Create the template's SQS queues (with redrive), event bus and rules (with targets).
+@dataclass
+class LocalStack:
+    """The template's resources as created locally: logical id -> {"Ref": ..., "Arn": ..., ...}."""
 
-    Returns logical id -> {"Ref": physical name or URL, "Arn": ..., ...}.
+    resolver: Resolver
+
+    @property
+    def physical(self) -> dict[str, dict[str, str]]:
+        return self.resolver.physical
+
+    def ref(self, logical_id: str) -> str:
+        return self.physical[logical_id]["Ref"]
+
+
+def create_stack(
+    parameters: dict[str, str] | None = None, secret_values: dict[str, str] | None = None, prefix: str = "kvkgate"
+) -> LocalStack:
+    """Create the template's tables, secrets, queues (with redrive), event bus and rules (with targets).
+
+    ``secret_values``: what each created secret holds (logical id -> value), e.g. the sandbox's key.
+    Clients come from boto3's defaults, so ``AWS_ENDPOINT_URL`` points them at the emulator.
     """
+    import boto3
+
     template = load_template()
-    resources = template["Resources"]
-    physical: dict[str, dict[str, str]] = {}
-    resolver = Resolver(template, parameters or {}, physical)
+    resolver = Resolver(template, parameters or {}, {})
+    physical = resolver.physical
+    for logical_id, name in create_tables(boto3.client("dynamodb"), prefix=prefix).items():
+        physical[logical_id] = {"Ref": name, "Arn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/{name}"}
+    secrets = boto3.client("secretsmanager")
+    for logical_id, spec in template["Resources"].items():
+        if spec["Type"] == "AWS::SecretsManager::Secret" and resolver.active(spec):
+            value = (secret_values or {}).get(logical_id, "")
+            arn = secrets.create_secret(Name=f"{prefix}-{logical_id}", SecretString=value)["ARN"]
+            physical[logical_id] = {"Ref": arn, "Arn": arn}
+    _create_messaging(boto3.client("sqs"), boto3.client("events"), resolver, prefix)
+    return LocalStack(resolver)
 
-    def active(spec: dict[str, Any]) -> bool:
-        return "Condition" not in spec or resolver.condition(spec["Condition"])
 
+def _create_messaging(sqs: Any, events: Any, resolver: Resolver, prefix: str) -> None:
+    resources = resolver.template["Resources"]
+    physical = resolver.physical
+    active = resolver.active
     queues = {name: spec for name, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
     # Dead-letter queues first: the queues that redrive into them need their ARN.
     for logical_id, spec in sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})):
@@ -174,4 +212,3 @@ def create_messaging(
             Targets=[{"Id": target["Id"], "Arn": target["Arn"]} for target in properties["Targets"]],
         )
         physical[logical_id] = {"Ref": name, "Arn": arn}
-    return physical

@@ -32,7 +32,7 @@ def _error_document(error: BaseException) -> dict[str, Any]:
 
 
 def invoke(function: str, event: dict[str, Any], template: Path) -> tuple[int, Any]:
-    from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler
+    from local.lambda_runtime import LambdaContext, function_environment, functions, load_handler
     from local.stack import running
 
     specs = functions(template)
@@ -43,7 +43,7 @@ def invoke(function: str, event: dict[str, Any], template: Path) -> tuple[int, A
         }
     spec = specs[function]
     with running(api_port=0, kvk_port=0, aws_port=0, poll=False) as stack:
-        os.environ.update(literal_environment(spec, stack.environment))
+        os.environ.update(function_environment(spec, stack.resources, {"KVK_BASE_URL": stack.kvk_url}))
         outcome: dict[str, Any] = {}
 
         def call() -> None:

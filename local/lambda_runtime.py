@@ -8,7 +8,6 @@ remaining time really counts down. Used by tests, ``make invoke`` and the local 
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.aws_resources import TEMPLATE, load_template
+from local.aws_resources import TEMPLATE, LocalStack, load_template
 
 ROOT = TEMPLATE.parent
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -72,13 +71,31 @@ def functions(template_path: Path = TEMPLATE) -> dict[str, FunctionSpec]:
     return specs
 
 
-def literal_environment(spec: FunctionSpec, overrides: Mapping[str, str]) -> dict[str, str]:
-    """The function's environment: template literals, then ``overrides`` (which resolve the !Refs)."""
-    values = {name: str(value) for name, value in spec.environment.items() if not isinstance(value, dict)}
-    values.update(overrides)
+def function_environment(
+    spec: FunctionSpec, stack: LocalStack, overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The function's environment as Lambda would set it: the template's Globals and the function's own
+    variables with every !Ref, !If and !FindInMap resolved against ``stack``, then ``overrides``."""
+    values = {name: str(stack.resolver.value(value)) for name, value in spec.environment.items()}
     values.setdefault("AWS_LAMBDA_FUNCTION_NAME", spec.logical_id)
     values.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(spec.memory))
+    values.update(overrides or {})
     return values
+
+
+def stack_environment(stack: LocalStack, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """One environment for every function of the template, for a process that runs them all (make run,
+    tests): what the functions share, plus each function's own variables where no other function disagrees."""
+    merged: dict[str, str] = {}
+    disputed: set[str] = set()
+    for spec in functions().values():
+        for name, value in function_environment(spec, stack).items():
+            if merged.setdefault(name, value) != value:
+                disputed.add(name)
+    for name in disputed | {"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "POWERTOOLS_SERVICE_NAME"}:
+        merged.pop(name, None)
+    merged.update(overrides or {})
+    return merged
 
 
 def load_handler(spec: FunctionSpec) -> Handler:
@@ -123,13 +140,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
-
-
-def invoke(spec: FunctionSpec, event: dict[str, Any], environment: Mapping[str, str] | None = None) -> Any:
-    """Call the function once with ``event``; ``environment`` is applied to os.environ first."""
-    if environment:
-        os.environ.update(environment)
-    return load_handler(spec)(event, LambdaContext(spec))
 
 
 def sqs_records(

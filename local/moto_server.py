@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -56,6 +60,51 @@ class MotoServer:
     ) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
+
+
+def client_environment(url: str) -> dict[str, str]:
+    """What boto3 needs to talk to an emulator at ``url`` (and never to real AWS)."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
+
+
+@contextmanager
+def moto_process(port: int = 0) -> Iterator[str]:
+    """The same server in a process of its own (benchmarks: it must not share a GIL with the load); yields its URL."""
+    from local.ports import free_port
+
+    port = port or free_port()
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-m", "local.moto_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/moto-api/", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
 
 
 def main() -> None:

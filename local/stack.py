@@ -29,8 +29,8 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local.apigw import HttpApi
-from local.aws_resources import create_messaging, create_tables, resources_of_type
-from local.lambda_runtime import LambdaContext, functions, literal_environment, load_handler, sqs_records
+from local.aws_resources import LocalStack, create_stack
+from local.lambda_runtime import LambdaContext, functions, load_handler, sqs_records, stack_environment
 
 DEMO = Path(__file__).parent / "demo"
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
@@ -44,35 +44,7 @@ class Stack:
     kvk_url: str
     aws_url: str
     environment: dict[str, str]
-    resources: dict[str, dict[str, str]]
-
-
-def _aws_credentials(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-    }
-
-
-def create_resources(kvk_key: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """Everything the template declares that the functions use; returns their environment."""
-    import boto3
-
-    table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-local"})["KvkgateTable"]
-    resources = create_messaging(boto3.client("sqs"), boto3.client("events"))
-    secrets = boto3.client("secretsmanager")
-    secret_arn = ""
-    for logical_id in resources_of_type("AWS::SecretsManager::Secret"):
-        secret_arn = secrets.create_secret(Name=f"kvkgate-local-{logical_id}", SecretString=kvk_key)["ARN"]
-    environment = {
-        "TABLE_NAME": table,
-        "KVK_API_KEY_SECRET_ID": secret_arn,
-        "EVENT_BUS_NAME": resources["KvkgateBus"]["Ref"],
-    }
-    return environment, resources
+    resources: LocalStack
 
 
 @contextmanager
@@ -80,7 +52,7 @@ def running(
     api_port: int = 3000, kvk_port: int = 8089, aws_port: int = 0, kvk_base_url: str | None = None, poll: bool = True
 ) -> Iterator[Stack]:
     """Start everything; stop it all on exit."""
-    from local.moto_server import MotoServer
+    from local.moto_server import MotoServer, client_environment
     from local.sandbox.faults import Behaviour
     from local.sandbox.server import SandboxServer
 
@@ -91,13 +63,12 @@ def running(
             sandbox = stack.enter_context(SandboxServer(Behaviour(), port=kvk_port))
             kvk_url, kvk_key = sandbox.test_url, PUBLIC_TEST_KEY
         aws = stack.enter_context(MotoServer(port=aws_port))
-        os.environ.update(_aws_credentials(aws.url))
-        environment, resources = create_resources(kvk_key)
-        environment["KVK_BASE_URL"] = kvk_url
-        specs = functions()
-        for spec in specs.values():
-            os.environ.update(literal_environment(spec, environment))
+        os.environ.update(client_environment(aws.url))
+        resources = create_stack(secret_values={"KvkApiKeySecret": kvk_key}, prefix="kvkgate-local")
+        environment = stack_environment(resources, {"KVK_BASE_URL": kvk_url})
+        os.environ.update(environment)
         os.environ.update({"POWERTOOLS_SERVICE_NAME": "kvkgate-local", "POWERTOOLS_METRICS_DISABLED": "true"})
+        specs = functions()
         api = HttpApi(specs.values())
         server = make_server("127.0.0.1", api_port, _with_demo(api.wsgi), threaded=True, request_handler=_QuietHandler)
         thread = threading.Thread(target=server.serve_forever, name="api-gateway", daemon=True)
@@ -106,7 +77,7 @@ def running(
         if poll:
             stop = threading.Event()
             poller = threading.Thread(
-                target=_poll_onboarding, args=(resources["OnboardingQueue"]["QueueUrl"], stop), daemon=True
+                target=_poll_onboarding, args=(resources.ref("OnboardingQueue"), stop), daemon=True
             )
             poller.start()
             stack.callback(stop.set)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import ipaddress
 import json
+import re
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,10 +17,34 @@ from typing import Any
 import httpx
 import pytest
 
+
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = FIXTURES / "kvk" / "recordings"
 # A fake key used by the tests; `make test` greps the whole DEBUG test log for it afterwards.
 SECRET_KEY = (FIXTURES / "never-logged-keys.txt").read_text().split()[0]
+
+
+def pruned_modules() -> list[str]:
+    """The modules the layer's build removes (layers/kvkgate/Makefile ``PRUNE``)."""
+    found = re.search(r"^PRUNE := (.*?)\n\n", (ROOT / "layers/kvkgate/Makefile").read_text(), re.S | re.M)
+    assert found is not None, "layers/kvkgate/Makefile has no PRUNE list"
+    return [path.replace("/", ".") for path in found.group(1).replace("\\", " ").split()]
+
+
+class _PrunedFromTheLayer(importlib.abc.MetaPathFinder):
+    """What the layer does not ship cannot be imported in the tests either."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if any(name == pruned or name.startswith(pruned + ".") for pruned in self.modules):
+            raise ImportError(f"{name} is pruned from the layer (layers/kvkgate/Makefile PRUNE)")
+        return None
+
+
+sys.meta_path.insert(0, _PrunedFromTheLayer(pruned_modules()))
 
 
 def recording(name: str) -> Any:
@@ -150,7 +178,7 @@ def table(aws_env: None) -> Iterator[Table]:
 
     with mock_aws():
         client = boto3.client("dynamodb")
-        names = create_tables(client, {"KvkgateTable": "kvkgate-test"})
+        names = create_tables(client, prefix="kvkgate-test")
         yield Table(client, names["KvkgateTable"])
 
 
@@ -185,11 +213,12 @@ class LocalAws:
 
 @pytest.fixture
 def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
-    import boto3
+    """Every resource of the template in in-process moto, and the functions' environment from the template."""
     from moto import mock_aws
 
-    from kvkgate import runtime
-    from local.aws_resources import create_messaging, create_tables
+    from kvkgate import root
+    from local.aws_resources import create_stack
+    from local.lambda_runtime import stack_environment
     from local.sandbox.app import PUBLIC_TEST_KEY
     from local.sandbox.faults import Behaviour
 
@@ -197,28 +226,23 @@ def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) 
     kvk_sandbox.sandbox.faults.behaviour.update(defaults)
     kvk_sandbox.sandbox.faults.reset()
     with mock_aws():
-        # One table name for every test: the onboarding handler builds its idempotency store once.
-        table = create_tables(boto3.client("dynamodb"), {"KvkgateTable": "kvkgate-test"})["KvkgateTable"]
-        resources = create_messaging(
-            boto3.client("sqs"), boto3.client("events"), {"MaxReceiveCount": str(MAX_RECEIVES)}
+        # One prefix for every test: the onboarding handler builds its idempotency store once.
+        stack = create_stack(
+            {"MaxReceiveCount": str(MAX_RECEIVES)}, {"KvkApiKeySecret": PUBLIC_TEST_KEY}, prefix="kvkgate-test"
         )
-        secret = boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString=PUBLIC_TEST_KEY)["ARN"]
-        environment = {
-            "KVK_BASE_URL": kvk_sandbox.test_url,
-            "KVK_API_KEY_SECRET_ID": secret,
-            "TABLE_NAME": table,
-            "EVENT_BUS_NAME": resources["KvkgateBus"]["Ref"],
-            "MAX_RECEIVE_COUNT": str(MAX_RECEIVES),
-            "SIGNUP_EVENT_SOURCE": "app.signup",
-            "AWS_LAMBDA_FUNCTION_NAME": "kvkgate-test",
-            "POWERTOOLS_SERVICE_NAME": "kvkgate-test",
-            "POWERTOOLS_METRICS_NAMESPACE": "kvkgate",
-            "HTTP_DEADLINE_SECONDS": "3",
-            "KVK_TIMEOUT_SECONDS": "2",
-        }
+        environment = stack_environment(
+            stack,
+            {
+                "KVK_BASE_URL": kvk_sandbox.test_url,
+                "AWS_LAMBDA_FUNCTION_NAME": "kvkgate-test",
+                "POWERTOOLS_SERVICE_NAME": "kvkgate-test",
+                "HTTP_DEADLINE_SECONDS": "3",
+                "KVK_TIMEOUT_SECONDS": "2",
+            },
+        )
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        runtime.reset()
-        yield LocalAws(kvk_sandbox, resources, environment)
-        runtime.reset()
+        root.reset()
+        yield LocalAws(kvk_sandbox, stack.physical, environment)
+        root.reset()
     kvk_sandbox.sandbox.faults.behaviour.update(defaults)

@@ -11,10 +11,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kvkgate import runtime, telemetry
-from kvkgate.config import settings
-from kvkgate.presignup import SignUpRefused, check_sign_up
-from kvkgate.web import request_deadline
+from kvkgate import root, telemetry
+from kvkgate.app.presignup import SignUpRefused, check_sign_up
+from kvkgate.clock import Deadline
 
 logger = Logger()
 metrics = telemetry.metrics()
@@ -23,11 +22,10 @@ metrics = telemetry.metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    deadline = request_deadline(context, settings().http_deadline_seconds)
+    env = root.environment()
+    deadline = Deadline.capped(context, env.settings.http_deadline_seconds)
     try:
-        check_sign_up(
-            event, runtime.lookups(), runtime.publisher, deadline, runtime.now(), runtime.policy(), settings()
-        )
+        check_sign_up(event, env.registry, lambda: env.publisher, deadline, env.now(), env.policy, env.settings)
     except SignUpRefused as refusal:
         metrics.add_metric(name="SignUpRefused", unit="Count", value=1)
         logger.info("sign-up refused", extra={"reason": refusal.code})

@@ -86,10 +86,10 @@ def test_trade_name_check_mismatch_and_errors(api: Api) -> None:
 
 
 def test_one_caller_cannot_spend_everyones_budget(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kvkgate import runtime
+    from kvkgate import root
 
     monkeypatch.setenv("CALLER_KVK_LOOKUPS_PER_MINUTE", "2")
-    runtime.reset()
+    root.reset()
     assert api.validate(kvkNumber="69599084").body["verdict"] == "valid"
     assert api.validate(kvkNumber="68750110").body["verdict"] == "valid"
     refused = api.validate(kvkNumber="68727720")

@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from kvkgate import runtime
+from kvkgate import root
 from tests.api.conftest import Api
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -20,7 +20,7 @@ schema = schemathesis.openapi.from_path(OPENAPI)
 def unlimited_api(api: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
     # Exercise the handlers, not the per-caller limit: every generated case comes from one IP.
     monkeypatch.setenv("CALLER_KVK_LOOKUPS_PER_MINUTE", "0")
-    runtime.reset()
+    root.reset()
     return api
 
 

@@ -25,7 +25,7 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto
     with Server() as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
         try:
-            names = create_tables(boto3.client("dynamodb"), {"KvkgateTable": f"kvkgate-{uuid.uuid4().hex[:8]}"})
+            names = create_tables(boto3.client("dynamodb"), prefix=f"kvkgate-{uuid.uuid4().hex[:8]}")
             yield MotoServer(server.url, names["KvkgateTable"])
         finally:
             # Moto's backends live in the process, not in the server: reset them for the next test.

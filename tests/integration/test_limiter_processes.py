@@ -15,7 +15,7 @@ import json, sys
 import boto3
 from kvkgate.clock import Deadline
 from kvkgate.kvk import KvkApi
-from kvkgate.limits import GlobalRateLimiter
+from kvkgate.aws.limits import GlobalRateLimiter
 
 granted = []
 class Recording(GlobalRateLimiter):

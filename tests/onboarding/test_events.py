@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kvkgate.presignup import SignUpRefused
+from kvkgate.app.presignup import SignUpRefused
 from local.lambda_runtime import LambdaContext, functions, load_handler
 from tests.onboarding.conftest import Stack
 

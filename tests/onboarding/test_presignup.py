@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from kvkgate import runtime
-from kvkgate.presignup import SignUpRefused
+from kvkgate import root
+from kvkgate.app.presignup import SignUpRefused
 from local.lambda_runtime import LambdaContext, functions, load_handler
 from tests.onboarding.conftest import Stack
 
@@ -76,7 +76,7 @@ def test_outage_fails_open_and_asks_onboarding_to_check_again(stack: Stack) -> N
 
 def test_outage_refuses_when_fail_open_is_off(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRESIGNUP_FAIL_OPEN", "false")
-    runtime.reset()
+    root.reset()
     stack.kvk(outage=True)
     with pytest.raises(SignUpRefused, match="could not check your KVK number"):
         sign_up(cognito_event(**{"custom:kvk_number": "69599084"}))
@@ -84,5 +84,5 @@ def test_outage_refuses_when_fail_open_is_off(stack: Stack, monkeypatch: pytest.
 
 def test_attribute_names_are_configurable(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KVK_NUMBER_ATTRIBUTE", "custom:kvk")
-    runtime.reset()
+    root.reset()
     assert sign_up(cognito_event(**{"custom:kvk": "69599084"}))["userName"]

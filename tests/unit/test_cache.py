@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kvkgate.cache import MAX_PAYLOAD_BYTES, CacheKey, CachePolicy, DynamoStore, KvkCache, encode
+from kvkgate.aws.cache import MAX_PAYLOAD_BYTES, CacheKey, CachePolicy, DynamoStore, KvkCache, encode
+from kvkgate.aws.dynamo import StoreUnavailable
 from kvkgate.clock import Deadline
-from kvkgate.dynamo import StoreUnavailable
 from kvkgate.kvk import (
     BudgetExhausted,
     InvalidRequest,
@@ -176,7 +176,7 @@ def test_a_concurrent_miss_waits_for_the_lease_holder(table: Table, cache: KvkCa
 
 
 def other_entry(clock: FakeClock) -> Any:
-    from kvkgate.cache import Entry
+    from kvkgate.aws.cache import Entry
 
     now = clock.time()
     return Entry(True, {"theirs": True}, now, now + 100, now + 1100)
@@ -263,8 +263,8 @@ def test_a_cached_answer_the_model_no_longer_reads_is_fetched_again(cache: KvkCa
 
 
 def test_cache_keys_follow_the_design() -> None:
-    from kvkgate.kvk.client import basisprofiel_request, naamgeving_request, vestigingsprofiel_request, zoeken_request
-    from kvkgate.lookups import cache_key, company_query
+    from kvkgate.kvk.requests import basisprofiel_request, naamgeving_request, vestigingsprofiel_request, zoeken_request
+    from kvkgate.registry import cache_key, company_query
 
     assert cache_key(zoeken_request(company_query("69599084"))) == CacheKey("KVK#69599084", "ZOEKEN")
     by_address = cache_key(

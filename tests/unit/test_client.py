@@ -20,7 +20,7 @@ from kvkgate.kvk import (
     Unauthorized,
     ZoekQuery,
 )
-from kvkgate.secrets import ApiKey
+from kvkgate.kvk.keys import ApiKey
 from tests.conftest import SECRET_KEY, FakeClock, ScriptedKvk, kvk_json, recording
 
 BASE = "https://api.kvk.nl/test/api"
@@ -297,7 +297,7 @@ def test_zoeken_without_hits_raises_not_found(kvk: ScriptedKvk, clock: FakeClock
 
 
 def test_an_unreadable_key_is_unauthorized_not_a_crash(kvk: ScriptedKvk, clock: FakeClock) -> None:
-    from kvkgate.secrets import SecretError
+    from kvkgate.kvk.keys import SecretError
 
     class Broken:
         def get(self, *, refresh: bool = False) -> ApiKey:

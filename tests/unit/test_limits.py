@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from kvkgate.aws.limits import Budget, BudgetStatus, GlobalRateLimiter, KvkGuard
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, RateLimited
-from kvkgate.limits import Budget, BudgetStatus, GlobalRateLimiter, KvkGuard
-from kvkgate.throttle import TokenBucket
+from kvkgate.kvk.throttle import TokenBucket
 from tests.conftest import FakeClock, Table
 
 
@@ -167,9 +167,9 @@ def test_guard_degrades_to_the_local_bucket_and_says_so(clock: FakeClock, caplog
 
 
 def test_caller_budget_counts_only_callers_and_fails_open(table: Table, clock: FakeClock) -> None:
-    from kvkgate.callers import CallerBudget, caller_scope
-    from kvkgate.errors import CallerBudgetExceeded
-    from kvkgate.throttle import Unlimited
+    from kvkgate.aws.callers import CallerBudget, caller_scope
+    from kvkgate.domain.outcomes import CallerBudgetExceeded
+    from kvkgate.kvk.throttle import Unlimited
 
     budget = CallerBudget(table.client, table.name, per_minute=2, then=Unlimited(), clock=clock)
     far = Deadline.after(60, clock)

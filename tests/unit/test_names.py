@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvkgate.names import Candidate, Thresholds, best_match, normalise, score
+from kvkgate.domain.names import RegisteredName, Thresholds, best_match, normalise, score
 
 CASES = [
     # (typed, registered, expected result, why)
@@ -57,7 +57,7 @@ CASES = [
 
 @pytest.mark.parametrize(("typed", "registered", "expected", "why"), CASES, ids=[case[3] for case in CASES])
 def test_name_cases(typed: str, registered: str, expected: str, why: str) -> None:
-    result = best_match(typed, [Candidate(registered, "statutoryName")])
+    result = best_match(typed, [RegisteredName(registered, "statutoryName")])
     assert result.result == expected, f"{why}: score {result.score}"
 
 
@@ -81,9 +81,9 @@ def test_normalisation_sets_legal_forms_aside() -> None:
 
 def test_best_candidate_and_ties_prefer_the_statutory_name() -> None:
     candidates = [
-        Candidate("Test BV Donald", "tradeName", "000037178598"),
-        Candidate("Test BV Donald", "statutoryName"),
-        Candidate("Test BV Donald Nevenvestiging", "tradeName", "000037178601"),
+        RegisteredName("Test BV Donald", "tradeName", "000037178598"),
+        RegisteredName("Test BV Donald", "statutoryName"),
+        RegisteredName("Test BV Donald Nevenvestiging", "tradeName", "000037178601"),
     ]
     result = best_match("Test Donald BV", candidates)
     assert result.result == "match"
@@ -94,7 +94,7 @@ def test_best_candidate_and_ties_prefer_the_statutory_name() -> None:
 
 def test_thresholds_are_configurable_and_checked() -> None:
     lenient = Thresholds(match=0.9, partial=0.5)
-    assert best_match("Test EMZ Dagobrt", [Candidate("Test EMZ Dagobert", "name")], lenient).result == "match"
+    assert best_match("Test EMZ Dagobrt", [RegisteredName("Test EMZ Dagobert", "name")], lenient).result == "match"
     with pytest.raises(ValueError, match="thresholds"):
         Thresholds(match=0.5, partial=0.9)
 

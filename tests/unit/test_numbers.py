@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvkgate.numbers import (
+from kvkgate.domain.numbers import (
     HouseNumber,
     NumberFormatError,
     kvk_checksum_matches,

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from kvkgate.config import ConfigError, load_settings
-from kvkgate.secrets import SecretError, SecretsManagerApiKey, parse_secret_value
+from kvkgate.kvk.keys import SecretError, SecretsManagerApiKey, parse_secret_value
 from tests.conftest import SECRET_KEY
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from kvkgate.clock import Deadline
 from kvkgate.kvk import KvkApi, RateLimited
+from kvkgate.kvk.throttle import TokenBucket
 from kvkgate.kvk.tls import shipped_chain, ssl_context
-from kvkgate.throttle import TokenBucket
 from tests.conftest import FakeClock
 
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "kvkgate"
@@ -81,10 +81,11 @@ def refuse(*args, **kwargs):
     raise SystemExit("network touched at import: " + repr(args[:2]))
 socket.socket.connect = refuse
 socket.getaddrinfo = refuse
-import kvkgate, kvkgate.kvk, kvkgate.numbers, kvkgate.config, kvkgate.secrets, kvkgate.throttle, kvkgate.telemetry
-import kvkgate.kvk.client as client_module
-import kvkgate.lookups, kvkgate.cache, kvkgate.limits, kvkgate.runtime, kvkgate.verify, kvkgate.callers
-assert kvkgate.runtime.lookups.cache_info().currsize == 0
+import importlib, pkgutil, kvkgate
+for module in pkgutil.walk_packages(kvkgate.__path__, "kvkgate."):
+    importlib.import_module(module.name)
+import kvkgate.root
+assert kvkgate.root.environment.cache_info().currsize == 0
 heavy = [name for name in ("boto3", "botocore", "aws_lambda_powertools.utilities.parameters") if name in sys.modules]
 assert not heavy, heavy
 print("ok")

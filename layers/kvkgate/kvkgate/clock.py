@@ -53,6 +53,15 @@ class Deadline:
         remaining = context.get_remaining_time_in_millis() / 1000 - reserve_seconds
         return cls.after(max(remaining, 0.0), clock)
 
+    @classmethod
+    def capped(cls, context: LambdaContext | None, cap_seconds: float, clock: Clock = SYSTEM_CLOCK) -> Deadline:
+        """A short deadline (an HTTP request, a Cognito trigger) that also ends inside the Lambda's time."""
+        capped = cls.after(cap_seconds, clock)
+        if context is None:
+            return capped
+        allowed = cls.from_lambda_context(context, clock=clock)
+        return allowed if allowed.at < capped.at else capped
+
     def remaining(self) -> float:
         return max(self.at - self.clock.monotonic(), 0.0)
 

@@ -50,6 +50,7 @@ class Settings(BaseModel):
     kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
     company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
     presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")
+    function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)
 
     @field_validator("kvk_base_url")
     @classmethod

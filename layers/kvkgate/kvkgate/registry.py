@@ -1,32 +1,46 @@
-"""KVK lookups as the domain needs them: each answer cached, each call guarded by the limits.
+"""The domain's :class:`~kvkgate.domain.ports.Registry` over KVK: cached, limited, and in the project's words.
 
-This is the one place that decides cache keys. Past this module nothing knows whether an answer
-came from memory, DynamoDB or KVK, except through :class:`~kvkgate.cache.Lookup`'s ``source``
-and ``stale``.
+This module is where KVK's answers become the domain's types (registrations, names, profiles)
+and KVK's errors become the domain's outcomes. It is also the one place that decides cache
+keys. Past it nothing knows whether an answer came from memory, DynamoDB or KVK, except through
+:class:`~kvkgate.domain.ports.Answer`'s ``source`` and ``stale``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from kvkgate.cache import CacheKey, CachePolicy, DynamoStore, KvkCache, Lookup
+from kvkgate.aws.cache import CacheKey, KvkCache, Lookup
 from kvkgate.clock import Deadline
-from kvkgate.config import ConfigError, Settings
-from kvkgate.kvk.client import (
-    KvkClient,
+from kvkgate.domain.contracts import Address, CompanyProfile, MainBranch, SbiActivity
+from kvkgate.domain.names import RegisteredName
+from kvkgate.domain.outcomes import Unavailable
+from kvkgate.domain.ports import Answer, Place, Registration, RegistrationKind, Registrations
+from kvkgate.kvk.client import KvkClient
+from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError
+from kvkgate.kvk.models import Adres, Basisprofiel, Naamgeving, ZoekResultaat, ZoekResultaatItem
+from kvkgate.kvk.requests import (
     KvkRequest,
     ZoekQuery,
     basisprofiel_request,
     naamgeving_request,
-    vestigingsprofiel_request,
     zoeken_request,
 )
-from kvkgate.kvk.models import Basisprofiel, Naamgeving, Vestiging, ZoekResultaat
+
+logger = logging.getLogger(__name__)
 
 # The one Zoeken per company the verification makes: every registration, active or not.
 COMPANY_SEARCH_PAGE = 100
+# KVK's answer for a well-formed number it calls invalid (seen in 2025 for 90004333): a statement about the number.
+INVALID_KVK_NUMBER = "IPD0004"
+_KINDS: dict[str, RegistrationKind] = {
+    "hoofdvestiging": "main branch",
+    "nevenvestiging": "branch",
+    "rechtspersoon": "legal entity",
+}
 
 
 def company_query(kvk_number: str) -> ZoekQuery:
@@ -52,67 +66,163 @@ def cache_key(request: KvkRequest) -> CacheKey:
     return CacheKey(f"KVK#{request.subject}", "BASISPROFIEL" + part + variant)
 
 
-class KvkLookups:
+class KvkRegistry:
+    """Implements the domain's Registry port with the KVK client behind the cache."""
+
     def __init__(self, client: KvkClient, cache: KvkCache) -> None:
         self.client = client
         self.cache = cache
 
-    def company_search(self, kvk_number: str, deadline: Deadline) -> Lookup[ZoekResultaat]:
-        """Every registration (vestigingen, legal entity) of one KVK number, active or not. Free."""
-        return self.search(company_query(kvk_number), deadline)
+    def registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        return self._search(company_query(kvk_number), deadline, about_number=True)
 
-    def search(self, query: ZoekQuery, deadline: Deadline) -> Lookup[ZoekResultaat]:
-        return self._lookup(zoeken_request(query), ZoekResultaat.model_validate, deadline)
+    def active_registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        return self._search(ZoekQuery(kvkNummer=kvk_number), deadline)
 
-    def basisprofiel(self, kvk_number: str, deadline: Deadline) -> Lookup[Basisprofiel]:
-        return self._lookup(basisprofiel_request(kvk_number), Basisprofiel.model_validate, deadline)
-
-    def naamgeving(self, kvk_number: str, deadline: Deadline) -> Lookup[Naamgeving]:
-        return self._lookup(naamgeving_request(kvk_number), Naamgeving.model_validate, deadline)
-
-    def vestigingsprofiel(self, branch_number: str, deadline: Deadline) -> Lookup[Vestiging]:
-        return self._lookup(vestigingsprofiel_request(branch_number), Vestiging.model_validate, deadline)
-
-    def _lookup[T](self, request: KvkRequest, parse: Callable[[Any], T], deadline: Deadline) -> Lookup[T]:
-        return self.cache.lookup(
-            cache_key(request), lambda: self.client.fetch(request, deadline=deadline), parse, deadline
+    def registrations_at(
+        self, kvk_number: str, postcode: str, house_number: int, deadline: Deadline
+    ) -> Answer[Registrations | None]:
+        query = ZoekQuery(
+            kvkNummer=kvk_number, postcode=postcode, huisnummer=house_number, inclusiefInactieveRegistraties=True
         )
+        return self._search(query, deadline)
+
+    def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
+        found = self._lookup(naamgeving_request(kvk_number), Naamgeving.model_validate, deadline, about_number=True)
+        return _answer(found, lambda naming: tuple(registered_names(naming)))
+
+    def profile(self, kvk_number: str, deadline: Deadline) -> Answer[CompanyProfile | None]:
+        found = self._lookup(basisprofiel_request(kvk_number), Basisprofiel.model_validate, deadline, about_number=True)
+        return _answer(found, company_profile)
+
+    def _search(self, query: ZoekQuery, deadline: Deadline, about_number: bool = False) -> Answer[Registrations | None]:
+        found = self._lookup(zoeken_request(query), ZoekResultaat.model_validate, deadline, about_number)
+        return _answer(found, registrations)
+
+    def _lookup[T](
+        self, request: KvkRequest, parse: Callable[[Any], T], deadline: Deadline, about_number: bool = False
+    ) -> Lookup[T]:
+        """One cached lookup; KVK's failures as the domain's outcomes.
+
+        ``about_number``: the question is whether the number exists, so KVK calling the number
+        itself invalid answers it (not registered) rather than being a failure.
+        """
+        try:
+            return self.cache.lookup(
+                cache_key(request), lambda: self.client.fetch(request, deadline=deadline), parse, deadline
+            )
+        except InvalidRequest as error:
+            if about_number and error.code == INVALID_KVK_NUMBER:
+                return Lookup(None, "kvk", False, 0.0)
+            raise _unavailable(error) from None
+        except KvkError as error:
+            raise _unavailable(error) from None
 
 
-def build_client(config: Settings) -> KvkClient:
-    """The client with its limits: per-caller budget and the global limiter when a table is configured."""
-    from kvkgate.callers import CallerBudget
-    from kvkgate.dynamo import dynamodb_client
-    from kvkgate.limits import Budget, GlobalRateLimiter, KvkGuard
-    from kvkgate.secrets import SecretsManagerApiKey
-    from kvkgate.throttle import CallLimiter, TokenBucket
+def _unavailable(error: KvkError) -> Unavailable:
+    logger.warning("KVK could not answer: %s: %s", type(error).__name__, error)
+    if isinstance(error, BudgetExhausted):
+        return Unavailable.budget_spent()
+    return Unavailable.kvk_down(getattr(error, "retry_after", None))
 
-    if not config.kvk_api_key_secret_id:
-        raise ConfigError("invalid configuration: KVK_API_KEY_SECRET_ID: must be set")
-    limiter: CallLimiter = TokenBucket(config.kvk_rate_limit_per_second)
-    if config.table_name:
-        client = dynamodb_client()
-        budget = Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share)
-        global_limiter = GlobalRateLimiter(client, config.table_name, config.kvk_rate_limit_per_second, budget)
-        limiter = KvkGuard(global_limiter, fallback=limiter)
-        if config.caller_lookups_per_minute:
-            limiter = CallerBudget(client, config.table_name, config.caller_lookups_per_minute, then=limiter)
-    return KvkClient(
-        config.kvk_base_url,
-        SecretsManagerApiKey(config.kvk_api_key_secret_id),
-        timeout=config.kvk_timeout_seconds,
-        limiter=limiter,
-        ca_file=config.kvk_ca_bundle,
+
+def _answer[T, V](found: Lookup[T], translate: Callable[[T], V]) -> Answer[V | None]:
+    value = translate(found.value) if found.value is not None else None
+    return Answer(value, found.source, found.stale)
+
+
+def registrations(result: ZoekResultaat) -> Registrations:
+    items = tuple(registration(item) for item in result.resultaten)
+    return Registrations(items, max(result.totaal or 0, len(items)))
+
+
+def registration(item: ZoekResultaatItem) -> Registration:
+    place = None
+    if item.adres and item.adres.binnenlandsAdres:
+        domestic = item.adres.binnenlandsAdres
+        place = Place(
+            street=domestic.straatnaam,
+            house_number=domestic.huisnummer,
+            postcode=domestic.postcode,
+            city=domestic.plaats,
+            postal=domestic.type == "postadres",
+        )
+    elif item.adres and item.adres.buitenlandsAdres:
+        abroad = item.adres.buitenlandsAdres
+        place = Place(street=abroad.straatHuisnummer, city=abroad.postcodeWoonplaats, abroad=True)
+    return Registration(
+        kvk_number=item.kvkNummer,
+        branch_number=item.vestigingsnummer,
+        kind=_KINDS.get(item.type or ""),
+        name=item.naam,
+        active=item.actief,
+        expired_name=item.vervallenNaam,
+        place=place,
     )
 
 
-def build_lookups(config: Settings) -> KvkLookups:
-    from kvkgate.dynamo import dynamodb_client
+def registered_names(naming: Naamgeving) -> Iterable[RegisteredName]:
+    """Every name Naamgeving lists, labelled with its kind (design §4 ``nameType``)."""
+    for value, kind in (
+        (naming.statutaireNaam, "statutoryName"),
+        (naming.naam, "name"),
+        (naming.ookGenoemd, "alsoKnownAs"),
+    ):
+        if value:
+            yield RegisteredName(value, kind)
+    for branch in naming.vestigingen:
+        number = branch.vestigingsnummer
+        if branch.eersteHandelsnaam:
+            yield RegisteredName(branch.eersteHandelsnaam, "tradeName", number)
+        for trade_name in branch.handelsnamen:
+            if trade_name.naam:
+                yield RegisteredName(trade_name.naam, "tradeName", number)
+        if branch.naam:
+            yield RegisteredName(branch.naam, "name", number)
+        if branch.ookGenoemd:
+            yield RegisteredName(branch.ookGenoemd, "alsoKnownAs", number)
 
-    policy = CachePolicy(
-        ttl=config.cache_ttl_seconds,
-        negative_ttl=config.negative_cache_ttl_seconds,
-        stale_if_error=config.stale_if_error_seconds,
+
+def company_profile(profile: Basisprofiel) -> CompanyProfile:
+    owner, main = profile.eigenaar, profile.hoofdvestiging
+    registered = profile.formeleRegistratiedatum.as_date() if profile.formeleRegistratiedatum else None
+    addresses = main.adressen if main else (owner.adressen if owner else [])
+    return CompanyProfile(
+        kvk_number=profile.kvkNummer,
+        name=profile.naam,
+        statutory_name=profile.statutaireNaam,
+        legal_form=(owner.uitgebreideRechtsvorm or owner.rechtsvorm) if owner else None,
+        active=not profile.is_ended and not (owner and owner.datumUitschrijving),
+        registration_date=registered.isoformat() if registered else None,
+        trade_names=[name.naam for name in profile.handelsnamen if name.naam],
+        main_branch=_main_branch(main.vestigingsnummer if main else None, addresses),
+        sbi_activities=[
+            SbiActivity(code=item.sbiCode, description=item.sbiOmschrijving, main=item.indHoofdactiviteit)
+            for item in profile.sbiActiviteiten
+        ],
+        employees=profile.totaalWerkzamePersonen,
     )
-    store = DynamoStore(dynamodb_client(), config.table_name) if config.table_name else None
-    return KvkLookups(build_client(config), KvkCache(store, policy))
+
+
+def _main_branch(branch_number: str | None, addresses: list[Adres]) -> MainBranch | None:
+    visiting = next((address for address in addresses if address.type == "bezoekadres"), None)
+    chosen = visiting or next(iter(addresses), None)
+    if branch_number is None and chosen is None:
+        return None
+    return MainBranch(branch_number=branch_number, address=_address(chosen) if chosen else None)
+
+
+def _address(address: Adres) -> Address:
+    if address.indAfgeschermd:
+        return Address(city=address.plaats, country=address.land)
+    if address.straatHuisnummer:  # abroad: KVK gives street+number and postcode+place as lines
+        return Address(street=address.straatHuisnummer, city=address.postcodeWoonplaats, country=address.land)
+    return Address(
+        street=address.straatnaam,
+        house_number=address.huisnummer,
+        house_letter=address.huisletter,
+        house_number_addition=address.huisnummerToevoeging,
+        postcode=address.postcode,
+        city=address.plaats,
+        country=address.land,
+    )

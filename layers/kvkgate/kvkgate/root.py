@@ -1,49 +1,195 @@
-"""What an execution environment builds once, on first use: settings, lookups, decision policy.
+"""The composition root: everything an execution environment builds, once, from :class:`Settings`.
 
-Entry points call these instead of wiring the layer themselves; nothing here runs at import.
+Handlers ask :func:`environment` for what they use; tests, benchmarks and the local stack build
+an :class:`Environment` with :class:`Overrides` for what they swap. Nothing else in the tree
+wires clients, limiters, caches or publishers, and nothing here runs at import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from kvkgate.config import ConfigError, settings
-from kvkgate.lookups import KvkLookups, build_lookups
-from kvkgate.names import Thresholds
-from kvkgate.onboarding import EventBridgePublisher
-from kvkgate.verify import Policy
+from kvkgate.aws.cache import CachePolicy, DynamoStore, KvkCache
+from kvkgate.clock import SYSTEM_CLOCK, Clock
+from kvkgate.config import ConfigError, Settings, settings
+from kvkgate.domain.names import Thresholds
+from kvkgate.domain.ports import Publisher
+from kvkgate.domain.verify import Policy
+from kvkgate.kvk.apis import KvkApi
+from kvkgate.kvk.client import KvkClient
+from kvkgate.kvk.keys import ApiKeySource
+from kvkgate.kvk.throttle import CallLimiter, TokenBucket
+from kvkgate.registry import KvkRegistry
+
+if TYPE_CHECKING:
+    import httpx
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What tests and benchmarks swap. ``None`` (the default) builds what production builds."""
+
+    api_key: ApiKeySource | None = None
+    clock: Clock | None = None
+    dynamodb: DynamoDBClient | None = None
+    table: str | None = None
+    publisher: Publisher | None = None
+    # Called once per KVK call with the API and its outcome (default: a CloudWatch metric).
+    observe: Callable[[KvkApi, str], None] | None = None
+    transport: httpx.BaseTransport | None = None
+    # False: only this process's token bucket, no global limiter (a benchmark's baseline).
+    global_limiter: bool = True
+
+
+class Environment:
+    """One execution environment's objects, each built on first use and then kept."""
+
+    def __init__(self, config: Settings, overrides: Overrides | None = None) -> None:
+        self.settings = config
+        self.overrides = overrides or Overrides()
+        self.clock: Clock = self.overrides.clock or SYSTEM_CLOCK
+
+    @functools.cached_property
+    def table(self) -> str | None:
+        return self.overrides.table or self.settings.table_name
+
+    @functools.cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        if self.overrides.dynamodb is not None:
+            return self.overrides.dynamodb
+        from kvkgate.aws.dynamo import dynamodb_client
+
+        return dynamodb_client()
+
+    @functools.cached_property
+    def api_key(self) -> ApiKeySource:
+        if self.overrides.api_key is not None:
+            return self.overrides.api_key
+        if not self.settings.kvk_api_key_secret_id:
+            raise ConfigError("invalid configuration: KVK_API_KEY_SECRET_ID: must be set")
+        from kvkgate.kvk.keys import SecretsManagerApiKey
+
+        return SecretsManagerApiKey(self.settings.kvk_api_key_secret_id)
+
+    @functools.cached_property
+    def limiter(self) -> CallLimiter:
+        """The chain every KVK call passes: caller budget, global limiter + budget, per-process bucket."""
+        config = self.settings
+        limiter: CallLimiter = TokenBucket(config.kvk_rate_limit_per_second, clock=self.clock)
+        if not self.table:
+            return limiter
+        from kvkgate.aws.callers import CallerBudget
+        from kvkgate.aws.limits import Budget, GlobalRateLimiter, KvkGuard
+
+        if self.overrides.global_limiter:
+            budget = Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share)
+            shared = GlobalRateLimiter(
+                self.dynamodb, self.table, config.kvk_rate_limit_per_second, budget, clock=self.clock
+            )
+            limiter = KvkGuard(shared, fallback=limiter)
+        if config.caller_lookups_per_minute:
+            limiter = CallerBudget(
+                self.dynamodb, self.table, config.caller_lookups_per_minute, then=limiter, clock=self.clock
+            )
+        return limiter
+
+    @functools.cached_property
+    def client(self) -> KvkClient:
+        extra: dict[str, Any] = {}
+        if self.overrides.observe is not None:
+            extra["observe"] = self.overrides.observe
+        return KvkClient(
+            self.settings.kvk_base_url,
+            self.api_key,
+            timeout=self.settings.kvk_timeout_seconds,
+            limiter=self.limiter,
+            clock=self.clock,
+            ca_file=self.settings.kvk_ca_bundle,
+            transport=self.overrides.transport,
+            **extra,
+        )
+
+    @functools.cached_property
+    def cache(self) -> KvkCache:
+        config = self.settings
+        policy = CachePolicy(
+            ttl=config.cache_ttl_seconds,
+            negative_ttl=config.negative_cache_ttl_seconds,
+            stale_if_error=config.stale_if_error_seconds,
+        )
+        store = DynamoStore(self.dynamodb, self.table) if self.table else None
+        return KvkCache(store, policy, clock=self.clock)
+
+    @functools.cached_property
+    def registry(self) -> KvkRegistry:
+        return KvkRegistry(self.client, self.cache)
+
+    @functools.cached_property
+    def policy(self) -> Policy:
+        config = self.settings
+        thresholds = Thresholds(match=config.name_match_threshold, partial=config.name_partial_threshold)
+        return Policy(thresholds=thresholds, partial_name_verdict=config.partial_name_verdict)
+
+    @functools.cached_property
+    def publisher(self) -> Publisher:
+        if self.overrides.publisher is not None:
+            return self.overrides.publisher
+        if not self.settings.event_bus_name:
+            raise ConfigError("invalid configuration: EVENT_BUS_NAME: must be set")
+        import boto3
+
+        from kvkgate.aws.events import EventBridgePublisher
+
+        return EventBridgePublisher(boto3.client("events"), self.settings.event_bus_name)
+
+    @functools.cached_property
+    def idempotency_store(self) -> DynamoDBPersistenceLayer:
+        """Powertools idempotency records on the same table, under this function's own keys."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.table or "",
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=f"IDEMPOTENCY#{self.settings.function_name}",
+            expiry_attr="expiresAt",
+            boto3_client=self.dynamodb,
+        )
+
+    def caller_scope(self, caller: str | None) -> AbstractContextManager[None]:
+        """KVK calls made inside count against ``caller``'s budget."""
+        from kvkgate.aws.callers import caller_scope
+
+        return caller_scope(caller)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+
+
+_installed = Overrides()
 
 
 @functools.cache
-def lookups() -> KvkLookups:
-    return build_lookups(settings())
+def environment() -> Environment:
+    """This execution environment's objects, built from the process environment on first use."""
+    return Environment(settings(), _installed)
 
 
-@functools.cache
-def policy() -> Policy:
-    config = settings()
-    thresholds = Thresholds(match=config.name_match_threshold, partial=config.name_partial_threshold)
-    return Policy(thresholds=thresholds, partial_name_verdict=config.partial_name_verdict)
-
-
-@functools.cache
-def publisher() -> EventBridgePublisher:
-    import boto3
-
-    bus = settings().event_bus_name
-    if not bus:
-        raise ConfigError("invalid configuration: EVENT_BUS_NAME: must be set")
-    return EventBridgePublisher(boto3.client("events"), bus)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def install(overrides: Overrides) -> None:
+    """Make :func:`environment` build with ``overrides`` from now on (benchmarks, tests)."""
+    global _installed
+    _installed = overrides
+    environment.cache_clear()
 
 
 def reset() -> None:
-    """Forget everything built (tests, or a local runner that changes its environment)."""
+    """Forget everything built and installed (tests, or a local runner that changes its environment)."""
     settings.cache_clear()
-    lookups.cache_clear()
-    policy.cache_clear()
-    publisher.cache_clear()
+    install(Overrides())

@@ -15,24 +15,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
 from kvkgate.clock import Deadline
-from kvkgate.contracts import Meta, Reason, ValidationRequest, ValidationResult
-from kvkgate.verify import Lookups, Policy, validate
-from kvkgate.web import field_errors
+from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, ValidationResult, field_errors
+from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Registry
+from kvkgate.domain.verify import Policy, validate
 
-RESULT_SOURCE = "kvkgate"
-COMPLETED = "KvkVerificationCompleted"
-FAILED = "KvkVerificationFailed"
-SIGNED_UP = "CustomerSignedUp"
 MAX_MESSAGE_BYTES = 64 * 1024
-
-
-class Publisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None: ...
 
 
 class RetryLater(Exception):
@@ -110,7 +102,7 @@ def _result_detail(customer: str | None, result: ValidationResult) -> dict[str, 
 
 def handle(
     message: Message,
-    lookups: Lookups,
+    registry: Registry,
     publisher: Publisher,
     deadline: Deadline,
     now: Callable[[], dt.datetime],
@@ -121,33 +113,10 @@ def handle(
     if request is None:
         publisher.publish(COMPLETED, _invalid_request(customer, problems, now()))
         return "invalid"
-    result = validate(request, lookups, deadline, now(), policy)
+    result = validate(request, registry, deadline, now(), policy)
     if result.verdict == "unverified":
         if message.last_delivery:
             publisher.publish(FAILED, {**_result_detail(customer, result), "deliveries": message.receive_count})
         raise RetryLater("; ".join(reason.message for reason in result.reasons))
     publisher.publish(COMPLETED, _result_detail(customer, result))
     return result.verdict
-
-
-class EventBridgePublisher:
-    """Puts result events on the bus; a failed entry raises, so the message is retried, not lost."""
-
-    def __init__(self, client: Any, bus: str, source: str = RESULT_SOURCE) -> None:
-        self._client = client
-        self._bus = bus
-        self._source = source
-
-    def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
-        entry = {
-            "EventBusName": self._bus,
-            "Source": source or self._source,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-        }
-        response = self._client.put_events(Entries=[entry])
-        if response.get("FailedEntryCount"):
-            failed = response["Entries"][0]
-            raise RuntimeError(
-                f"EventBridge refused the {detail_type} event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}"
-            )

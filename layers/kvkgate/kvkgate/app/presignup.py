@@ -8,9 +8,9 @@ from typing import Any
 
 from kvkgate.clock import Deadline
 from kvkgate.config import Settings
-from kvkgate.contracts import ValidationRequest
-from kvkgate.onboarding import SIGNED_UP, Publisher
-from kvkgate.verify import Lookups, Policy, validate
+from kvkgate.domain.contracts import ValidationRequest
+from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry
+from kvkgate.domain.verify import Policy, validate
 
 UNVERIFIED_MESSAGE = (
     "We could not check your KVK number with the Chamber of Commerce just now. Please try again in a few minutes."
@@ -27,7 +27,7 @@ class SignUpRefused(Exception):
 
 def check_sign_up(
     event: dict[str, Any],
-    lookups: Lookups,
+    registry: Registry,
     publisher: Callable[[], Publisher],
     deadline: Deadline,
     now: dt.datetime,
@@ -43,7 +43,7 @@ def check_sign_up(
     fields: dict[str, Any] = {"kvkNumber": kvk_number[:64]}
     if isinstance(name, str) and name.strip():
         fields["tradeName"] = name[:200]
-    result = validate(ValidationRequest.model_validate(fields), lookups, deadline, now, policy)
+    result = validate(ValidationRequest.model_validate(fields), registry, deadline, now, policy)
     if result.verdict == "invalid":
         reason = result.reasons[0]
         raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, kvk_number))

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kvkgate import telemetry
+from kvkgate.aws.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.kvk.client import KvkResponse
 from kvkgate.kvk.errors import InvalidRequest, KvkError, NotFound, TemporarilyUnavailable
 

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from kvkgate import telemetry
+from kvkgate.aws.dynamo import is_conditional_failure, store_error
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import is_conditional_failure, store_error
-from kvkgate.errors import CallerBudgetExceeded
+from kvkgate.domain.outcomes import CallerBudgetExceeded
 from kvkgate.kvk.apis import KvkApi
-from kvkgate.throttle import CallLimiter
+from kvkgate.kvk.throttle import CallLimiter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

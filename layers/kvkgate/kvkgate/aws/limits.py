@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kvkgate import telemetry
+from kvkgate.aws.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
-from kvkgate.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.errors import BudgetExhausted, RateLimited
-from kvkgate.throttle import CallLimiter
+from kvkgate.kvk.throttle import CallLimiter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

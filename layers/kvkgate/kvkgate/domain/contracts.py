@@ -9,18 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from kvkgate.numbers import NumberFormatError, parse_house_number, parse_postcode
+from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_postcode
 
 MAX_BODY_BYTES = 8 * 1024
 
 Verdict = Literal["valid", "invalid", "unverified"]
 CheckState = Literal["pass", "fail", "unknown"]
 MatchState = Literal["match", "partial", "mismatch", "skipped", "unknown"]
-NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs"]
+NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs", "expiredName"]
 Source = Literal["kvk", "cache", "none"]
 
 ShortText = Annotated[StrictStr, Field(max_length=64)]
@@ -95,6 +95,18 @@ def _checked(parse: Any, value: Any, field: str) -> Any:
         raise ValueError(error.message) from None
 
 
+def field_errors(error: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors as ``{"field", "message"}``, field names as the client sent them."""
+    problems = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append({"field": field, "message": message})
+    return problems
+
+
 class Reason(Contract):
     code: str
     message: str
@@ -164,7 +176,9 @@ class SbiActivity(Contract):
     main: bool | None
 
 
-class CompanySummary(Contract):
+class CompanyProfile(Contract):
+    """What KVK's company profile says, in the project's words."""
+
     kvk_number: str
     name: str | None
     statutory_name: str | None
@@ -175,6 +189,9 @@ class CompanySummary(Contract):
     main_branch: MainBranch | None
     sbi_activities: list[SbiActivity]
     employees: int | None
+
+
+class CompanySummary(CompanyProfile):
     meta: Meta
 
 

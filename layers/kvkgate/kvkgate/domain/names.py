@@ -193,7 +193,7 @@ def score(typed: str, registered: str) -> float:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class RegisteredName:
     """A registered name and where it comes from (``nameType``: statutoryName, name, tradeName, alsoKnownAs)."""
 
     name: str
@@ -202,8 +202,8 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class ScoredCandidate:
-    candidate: Candidate
+class NameScore:
+    candidate: RegisteredName
     score: float
 
 
@@ -211,14 +211,14 @@ class ScoredCandidate:
 class NameMatch:
     result: MatchResult
     score: float
-    best: ScoredCandidate | None
-    ranked: tuple[ScoredCandidate, ...]
+    best: NameScore | None
+    ranked: tuple[NameScore, ...]
 
 
 _TYPE_PREFERENCE = {"statutoryName": 0, "name": 1, "tradeName": 2, "alsoKnownAs": 3}
 
 
-def best_match(typed: str, candidates: list[Candidate], thresholds: Thresholds | None = None) -> NameMatch:
+def best_match(typed: str, candidates: list[RegisteredName], thresholds: Thresholds | None = None) -> NameMatch:
     """Score ``typed`` against every candidate; best first (ties: statutory name before trade names)."""
     limits = thresholds or Thresholds()
     seen: set[tuple[str, str, str | None]] = set()
@@ -227,7 +227,7 @@ def best_match(typed: str, candidates: list[Candidate], thresholds: Thresholds |
         identity = (candidate.name, candidate.name_type, candidate.branch_number)
         if candidate.name and identity not in seen:
             seen.add(identity)
-            ranked.append(ScoredCandidate(candidate, score(typed, candidate.name)))
+            ranked.append(NameScore(candidate, score(typed, candidate.name)))
     ranked.sort(key=lambda item: (-item.score, _TYPE_PREFERENCE.get(item.candidate.name_type, 9)))
     if not ranked:
         return NameMatch("mismatch", 0.0, None, ())

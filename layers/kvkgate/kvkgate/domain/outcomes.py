@@ -1,8 +1,9 @@
-"""Outcomes past the KVK adapter that entry points turn into responses (HTTP status, Cognito error, SQS retry)."""
+"""Outcomes that entry points turn into responses (an HTTP status, a Cognito refusal, an SQS retry)."""
 
 from __future__ import annotations
 
-from kvkgate.kvk.errors import BudgetExhausted, KvkError
+KVK_UNAVAILABLE = "KVK_UNAVAILABLE"
+BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
 
 
 class NotRegistered(Exception):
@@ -23,15 +24,17 @@ class Unavailable(Exception):
         self.retry_after = retry_after
 
     @classmethod
-    def from_kvk(cls, error: KvkError) -> Unavailable:
-        if isinstance(error, BudgetExhausted):
-            return cls("BUDGET_EXHAUSTED", "This month's KVK lookup budget is spent; try again later.", 3600)
-        retry_after = getattr(error, "retry_after", None) or 30.0
-        return cls("KVK_UNAVAILABLE", "The KVK register could not be asked just now; try again later.", retry_after)
+    def budget_spent(cls) -> Unavailable:
+        return cls(BUDGET_EXHAUSTED, "This month's KVK lookup budget is spent; try again later.", 3600)
+
+    @classmethod
+    def kvk_down(cls, retry_after: float | None = None) -> Unavailable:
+        message = "The KVK register could not be asked just now; try again later."
+        return cls(KVK_UNAVAILABLE, message, retry_after or 30.0)
 
 
 class CallerBudgetExceeded(Exception):
-    """One caller used its share of KVK lookups for now. Deliberately not a KvkError: no stale answer hides it."""
+    """One caller used its share of KVK lookups for now. No stale answer hides it."""
 
     def __init__(self, caller: str, limit: int, retry_after: float) -> None:
         super().__init__(f"more than {limit} KVK lookups a minute from one caller; retry in {retry_after:.0f}s")

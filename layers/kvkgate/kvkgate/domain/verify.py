@@ -5,8 +5,8 @@ Cost-aware: the free Zoeken answers registration, activity and most names; the p
 is asked only when a claimed name is not confidently matched by Zoeken's names. An outage of KVK
 (or a spent budget) is never reported as a fact about the company: it yields ``unverified``.
 
-Pure orchestration: every KVK answer comes through the :class:`Lookups` port (cached lookups in
-production, in-memory fakes in tests); nothing here does I/O itself.
+Pure orchestration: every KVK answer comes through the :class:`~kvkgate.domain.ports.Registry`
+port (cached KVK lookups in production, in-memory fakes in tests); nothing here does I/O itself.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
-from kvkgate.cache import Lookup
 from kvkgate.clock import Deadline
-from kvkgate.contracts import (
+from kvkgate.domain.contracts import (
     AddressCheck,
     Checks,
     CompanyBrief,
@@ -30,22 +29,12 @@ from kvkgate.contracts import (
     ValidationRequest,
     ValidationResult,
 )
-from kvkgate.errors import Unavailable
-from kvkgate.kvk.client import ZoekQuery
-from kvkgate.kvk.errors import InvalidRequest, KvkError
-from kvkgate.kvk.models import Naamgeving, ZoekResultaat, ZoekResultaatItem
-from kvkgate.names import Candidate, NameMatch, Thresholds, best_match
-from kvkgate.numbers import NumberFormatError, parse_house_number, parse_kvk_number
+from kvkgate.domain.names import NameMatch, RegisteredName, Thresholds, best_match
+from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
+from kvkgate.domain.outcomes import Unavailable
+from kvkgate.domain.ports import Answer, Registration, Registry
 
 logger = logging.getLogger(__name__)
-
-
-class Lookups(Protocol):
-    def company_search(self, kvk_number: str, deadline: Deadline) -> Lookup[ZoekResultaat]: ...
-
-    def search(self, query: ZoekQuery, deadline: Deadline) -> Lookup[ZoekResultaat]: ...
-
-    def naamgeving(self, kvk_number: str, deadline: Deadline) -> Lookup[Naamgeving]: ...
 
 
 @dataclass(frozen=True)
@@ -64,9 +53,8 @@ class _Unreachable(Exception):
         self.reason = reason
 
 
-def _unreachable(error: KvkError) -> _Unreachable:
-    logger.warning("KVK could not be asked: %s: %s", type(error).__name__, error)
-    outage = Unavailable.from_kvk(error)
+def _unreachable(outage: Unavailable) -> _Unreachable:
+    logger.warning("KVK could not be asked: %s: %s", outage.code, outage.message)
     return _Unreachable(Reason(code=outage.code, message=outage.message))
 
 
@@ -74,11 +62,11 @@ def _unreachable(error: KvkError) -> _Unreachable:
 class _Sources:
     """Where the answers came from, for ``meta``."""
 
-    lookups: list[Lookup[object]] = field(default_factory=list)
+    lookups: list[Answer[object]] = field(default_factory=list)
 
-    def add[T](self, lookup: Lookup[T]) -> Lookup[T]:
-        self.lookups.append(lookup)
-        return lookup
+    def add[T](self, answer: Answer[T]) -> Answer[T]:
+        self.lookups.append(answer)
+        return answer
 
     def meta(self, now: dt.datetime) -> Meta:
         source: Source = "none"
@@ -89,7 +77,7 @@ class _Sources:
 
 
 def validate(
-    request: ValidationRequest, lookups: Lookups, deadline: Deadline, now: dt.datetime, policy: Policy | None = None
+    request: ValidationRequest, registry: Registry, deadline: Deadline, now: dt.datetime, policy: Policy | None = None
 ) -> ValidationResult:
     rules = policy or Policy()
     sources = _Sources()
@@ -105,33 +93,29 @@ def validate(
             sources.meta(now),
         )
     try:
-        registration = sources.add(lookups.company_search(kvk, deadline))
-    except InvalidRequest as error:
-        if error.code == "IPD0004":  # KVK itself calls the number invalid (seen in 2025 for 90004333)
-            return _not_registered(kvk, request, sources, now)
-        return _unverified(kvk, request, _unreachable(error), sources, now)
-    except KvkError as error:
-        return _unverified(kvk, request, _unreachable(error), sources, now)
-    if registration.value is None or not registration.value.resultaten:
+        registration = sources.add(registry.registrations(kvk, deadline))
+    except Unavailable as outage:
+        return _unverified(kvk, request, _unreachable(outage), sources, now)
+    if registration.value is None or not registration.value.items:
         return _not_registered(kvk, request, sources, now)
-    items = registration.value.resultaten
+    items = registration.value.items
     company = _brief(items)
     try:
-        active = _is_active(kvk, items, lookups, deadline, sources)
+        active = _is_active(kvk, items, registry, deadline, sources)
     except _Unreachable as problem:
         return _unverified(kvk, request, problem, sources, now, company)
     if not active:
         reason = Reason(code="INACTIVE", message=f"KVK number {kvk} is registered but no longer active.")
         return _result(kvk, "invalid", [reason], _checks("pass", "pass", "fail", request), company, sources.meta(now))
-    return _claims(kvk, request, items, company, lookups, deadline, sources, rules, now)
+    return _claims(kvk, request, items, company, registry, deadline, sources, rules, now)
 
 
 def _claims(
     kvk: str,
     request: ValidationRequest,
-    items: list[ZoekResultaatItem],
+    items: tuple[Registration, ...],
     company: CompanyBrief,
-    lookups: Lookups,
+    registry: Registry,
     deadline: Deadline,
     sources: _Sources,
     rules: Policy,
@@ -143,7 +127,7 @@ def _claims(
     name_check = NameCheck(result="skipped")
     if request.trade_name is not None:
         try:
-            name_check, name_reason = _check_name(kvk, request.trade_name, items, lookups, deadline, sources, rules)
+            name_check, name_reason = _check_name(kvk, request.trade_name, items, registry, deadline, sources, rules)
             reasons += name_reason
         except _Unreachable as problem:
             name_check, unreachable = NameCheck(result="unknown"), problem.reason
@@ -151,7 +135,7 @@ def _claims(
     if request.postcode is not None and request.house_number is not None:
         try:
             address_check, address_reason = _check_address(
-                kvk, request.postcode, request.house_number, items, lookups, deadline, sources
+                kvk, request.postcode, request.house_number, items, registry, deadline, sources
             )
             reasons += address_reason
         except _Unreachable as problem:
@@ -171,22 +155,21 @@ def _claims(
 def _check_name(
     kvk: str,
     typed: str,
-    items: list[ZoekResultaatItem],
-    lookups: Lookups,
+    items: tuple[Registration, ...],
+    registry: Registry,
     deadline: Deadline,
     sources: _Sources,
     rules: Policy,
 ) -> tuple[NameCheck, list[Reason]]:
-    free_names = list(_zoeken_candidates(items))
+    free_names = list(_search_names(items))
     free = best_match(typed, free_names, rules.thresholds)
     if free.result == "match":
         return _name_check(free), []
     try:
-        naming = sources.add(lookups.naamgeving(kvk, deadline))
-    except KvkError as error:
-        raise _unreachable(error) from None
-    candidates = free_names + (list(naamgeving_candidates(naming.value)) if naming.value else [])
-    found = best_match(typed, candidates, rules.thresholds)
+        naming = sources.add(registry.names(kvk, deadline))
+    except Unavailable as outage:
+        raise _unreachable(outage) from None
+    found = best_match(typed, free_names + list(naming.value or ()), rules.thresholds)
     best_name = found.best.candidate.name if found.best else None
     if found.result == "mismatch":
         return _name_check(found), [
@@ -212,41 +195,20 @@ def _name_check(found: NameMatch) -> NameCheck:
     )
 
 
-def _zoeken_candidates(items: Iterable[ZoekResultaatItem]) -> Iterable[Candidate]:
+def _search_names(items: Iterable[Registration]) -> Iterable[RegisteredName]:
+    """The name a search shows for each registration: the statutory name of the legal entity, else a trade name."""
     for item in items:
-        if item.naam:
-            kind = "statutoryName" if item.type == "rechtspersoon" else "tradeName"
-            yield Candidate(item.naam, kind, item.vestigingsnummer)
-
-
-def naamgeving_candidates(naming: Naamgeving) -> Iterable[Candidate]:
-    """Every name Naamgeving lists, labelled with its kind (design §4 ``nameType``)."""
-    for value, kind in (
-        (naming.statutaireNaam, "statutoryName"),
-        (naming.naam, "name"),
-        (naming.ookGenoemd, "alsoKnownAs"),
-    ):
-        if value:
-            yield Candidate(value, kind)
-    for branch in naming.vestigingen:
-        number = branch.vestigingsnummer
-        if branch.eersteHandelsnaam:
-            yield Candidate(branch.eersteHandelsnaam, "tradeName", number)
-        for trade_name in branch.handelsnamen:
-            if trade_name.naam:
-                yield Candidate(trade_name.naam, "tradeName", number)
-        if branch.naam:
-            yield Candidate(branch.naam, "name", number)
-        if branch.ookGenoemd:
-            yield Candidate(branch.ookGenoemd, "alsoKnownAs", number)
+        if item.name:
+            kind = "statutoryName" if item.kind == "legal entity" else "tradeName"
+            yield RegisteredName(item.name, kind, item.branch_number)
 
 
 def _check_address(
     kvk: str,
     postcode: str,
     house_number: str,
-    items: list[ZoekResultaatItem],
-    lookups: Lookups,
+    items: tuple[Registration, ...],
+    registry: Registry,
     deadline: Deadline,
     sources: _Sources,
 ) -> tuple[AddressCheck, list[Reason]]:
@@ -257,12 +219,11 @@ def _check_address(
         return AddressCheck(result="skipped"), [reason]
     # Only the number: people type KVK's "toevoeging" (3 A) as a letter (3A) and vice versa.
     number = parse_house_number(house_number).number
-    query = ZoekQuery(kvkNummer=kvk, postcode=postcode, huisnummer=number, inclusiefInactieveRegistraties=True)
     try:
-        found = sources.add(lookups.search(query, deadline))
-    except KvkError as error:
-        raise _unreachable(error) from None
-    if found.value is None or not found.value.resultaten:
+        found = sources.add(registry.registrations_at(kvk, postcode, number, deadline))
+    except Unavailable as outage:
+        raise _unreachable(outage) from None
+    if found.value is None or not found.value.items:
         reason = Reason(
             code="ADDRESS_MISMATCH",
             message=f"No establishment of KVK number {kvk} is registered at {postcode} {house_number}.",
@@ -271,38 +232,32 @@ def _check_address(
     return AddressCheck(result="match"), []
 
 
-def _address_shielded(items: list[ZoekResultaatItem]) -> bool:
-    """Zoeken shows a shielded address as a bare ``postadres`` with only a place."""
-    domestic = [item.adres.binnenlandsAdres for item in items if item.adres and item.adres.binnenlandsAdres]
-    return bool(domestic) and all(address.type == "postadres" and not address.straatnaam for address in domestic)
+def _address_shielded(items: tuple[Registration, ...]) -> bool:
+    """A search shows a shielded address as a bare postal place with no street."""
+    domestic = [item.place for item in items if item.place is not None and not item.place.abroad]
+    return bool(domestic) and all(place.postal and not place.street for place in domestic)
 
 
 def _is_active(
-    kvk: str, items: list[ZoekResultaatItem], lookups: Lookups, deadline: Deadline, sources: _Sources
+    kvk: str, items: tuple[Registration, ...], registry: Registry, deadline: Deadline, sources: _Sources
 ) -> bool:
-    flags = [item.actief for item in items]
+    flags = [item.active for item in items]
     if any(flag is True for flag in flags):
         return True
     if flags and all(flag is False for flag in flags):
         return False
-    # KVK did not say (the field drifted away): without inclusiefInactieveRegistraties only
-    # active registrations are returned, which is one more free call.
+    # KVK did not say (the field drifted away): ask for active registrations only, one more free call.
     try:
-        active_only = sources.add(lookups.search(ZoekQuery(kvkNummer=kvk), deadline))
-    except KvkError as error:
-        raise _unreachable(error) from None
-    return active_only.value is not None and bool(active_only.value.resultaten)
+        active_only = sources.add(registry.active_registrations(kvk, deadline))
+    except Unavailable as outage:
+        raise _unreachable(outage) from None
+    return active_only.value is not None and bool(active_only.value.items)
 
 
-def _brief(items: list[ZoekResultaatItem]) -> CompanyBrief:
-    order = {"hoofdvestiging": 0, "rechtspersoon": 1, "nevenvestiging": 2}
-    main = min(items, key=lambda item: order.get(item.type or "", 3))
-    place = None
-    if main.adres and main.adres.binnenlandsAdres:
-        place = main.adres.binnenlandsAdres.plaats
-    elif main.adres and main.adres.buitenlandsAdres:
-        place = main.adres.buitenlandsAdres.postcodeWoonplaats
-    return CompanyBrief(name=main.naam, city=place)
+def _brief(items: tuple[Registration, ...]) -> CompanyBrief:
+    order = {"main branch": 0, "legal entity": 1, "branch": 2}
+    main = min(items, key=lambda item: order.get(item.kind or "", 3))
+    return CompanyBrief(name=main.name, city=main.place.city if main.place else None)
 
 
 def _checks(format_: str, registered: str, active: str, request: ValidationRequest) -> Checks:

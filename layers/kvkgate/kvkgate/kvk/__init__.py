@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kvkgate.kvk.apis import KvkApi
-from kvkgate.kvk.client import KvkClient, KvkResponse, RetryPolicy, ZoekQuery
+from kvkgate.kvk.client import KvkClient, KvkResponse, RetryPolicy
 from kvkgate.kvk.errors import (
     BudgetExhausted,
     Forbidden,
@@ -15,6 +15,7 @@ from kvkgate.kvk.errors import (
     Unauthorized,
     UnexpectedResponse,
 )
+from kvkgate.kvk.requests import ZoekQuery
 
 __all__ = [
     "BudgetExhausted",

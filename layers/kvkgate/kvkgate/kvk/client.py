@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 
 from kvkgate import __version__
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
@@ -33,6 +32,7 @@ from kvkgate.kvk.errors import (
     Unauthorized,
     error_for_response,
 )
+from kvkgate.kvk.keys import ApiKey, ApiKeySource, SecretError
 from kvkgate.kvk.models import (
     Basisprofiel,
     Eigenaar,
@@ -42,9 +42,17 @@ from kvkgate.kvk.models import (
     ZoekResultaat,
     ZoekResultaatItem,
 )
+from kvkgate.kvk.requests import (
+    MAX_PAGE_SIZE,
+    KvkRequest,
+    ZoekQuery,
+    basisprofiel_request,
+    naamgeving_request,
+    vestigingsprofiel_request,
+    zoeken_request,
+)
+from kvkgate.kvk.throttle import CallLimiter, Unlimited
 from kvkgate.kvk.tls import ssl_context
-from kvkgate.secrets import ApiKey, ApiKeySource, SecretError
-from kvkgate.throttle import CallLimiter, Unlimited
 
 logger = logging.getLogger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -52,9 +60,6 @@ Params = tuple[tuple[str, str], ...]
 
 # KVK shows at most 1000 results for one query, whatever the paging (reference §3.1).
 RESULT_WINDOW = 1000
-MAX_PAGE_SIZE = 100
-_KVK_NUMBER = re.compile(r"[0-9]{8}")
-_BRANCH_NUMBER = re.compile(r"[0-9]{12}")
 
 
 @dataclass(frozen=True)
@@ -94,60 +99,6 @@ class RetryPolicy:
         return float(draw() * min(self.max_delay, self.base_delay * 2**attempt))
 
 
-SearchType = Literal["hoofdvestiging", "nevenvestiging", "rechtspersoon"]
-
-
-class ZoekQuery(BaseModel):
-    """Zoeken v2 query parameters (reference §3.1), checked before any call is spent on them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kvkNummer: str | None = Field(None, pattern=r"^[0-9]{8}$")
-    rsin: str | None = Field(None, pattern=r"^[0-9]{9}$")
-    vestigingsnummer: str | None = Field(None, pattern=r"^[0-9]{12}$")
-    naam: str | None = Field(None, min_length=1, max_length=500)
-    straatnaam: str | None = Field(None, min_length=1, max_length=200)
-    plaats: str | None = Field(None, min_length=1, max_length=200)
-    postcode: str | None = Field(None, pattern=r"^[0-9]{4}[a-zA-Z]{2}$")
-    huisnummer: int | None = Field(None, ge=0, le=99999)
-    huisletter: str | None = Field(None, pattern=r"^[a-zA-Z]$")
-    postbusnummer: int | None = Field(None, ge=0, le=99999)
-    type: tuple[SearchType, ...] = ()
-    inclusiefInactieveRegistraties: bool | None = None
-    pagina: int | None = Field(None, ge=1, le=1000)
-    resultatenPerPagina: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE)
-
-    @model_validator(mode="after")
-    def _combinations(self) -> ZoekQuery:
-        criteria = (
-            self.kvkNummer,
-            self.rsin,
-            self.vestigingsnummer,
-            self.naam,
-            self.straatnaam,
-            self.plaats,
-            self.postcode,
-        )
-        if all(value is None for value in criteria):
-            raise ValueError("Zoeken needs at least one search criterion")
-        if self.postcode is not None and self.huisnummer is None and self.postbusnummer is None:
-            raise ValueError("postcode needs huisnummer or postbusnummer")
-        if (self.huisnummer is not None or self.postbusnummer is not None) and self.postcode is None:
-            raise ValueError("huisnummer and postbusnummer need postcode")
-        if self.huisletter is not None and self.huisnummer is None:
-            raise ValueError("huisletter needs huisnummer")
-        return self
-
-    def params(self) -> tuple[tuple[str, str], ...]:
-        """Query pairs in KVK's spelling; ``type`` repeats, booleans are ``true``/``false``."""
-        pairs = [
-            (name, str(value).lower() if isinstance(value, bool) else str(value))
-            for name, value in self.model_dump(exclude_none=True, exclude={"type"}).items()
-        ]
-        pairs.extend(("type", kind) for kind in self.type)
-        return tuple(pairs)
-
-
 class _WithholdResponseHeaders(logging.Filter):
     """httpcore's DEBUG trace prints response headers, and KVK's gateway echoes the API key in one
     (``apiAuthzDetails``). Keep the event, drop the headers."""
@@ -165,49 +116,8 @@ def _withhold_header_logs() -> None:
             logger.addFilter(_WithholdResponseHeaders())
 
 
-@dataclass(frozen=True)
-class KvkRequest:
-    """One GET to KVK: which API (for limits and cost), the path below the base URL, the query,
-    and what it is about (the KVK number or vestigingsnummer, and the Basisprofiel part) for caching."""
-
-    api: KvkApi
-    path: str
-    params: tuple[tuple[str, str], ...] = ()
-    subject: str = ""
-    part: str = ""
-
-
-def _kvk(kvk_nummer: str) -> str:
-    if not isinstance(kvk_nummer, str) or not _KVK_NUMBER.fullmatch(kvk_nummer):
-        raise InvalidRequest("kvkNummer must be exactly 8 digits")
-    return kvk_nummer
-
-
-def _geo(geo_data: bool) -> tuple[tuple[str, str], ...]:
-    return (("geoData", "true"),) if geo_data else ()
-
-
-def zoeken_request(query: ZoekQuery) -> KvkRequest:
-    return KvkRequest(KvkApi.ZOEKEN, "/v2/zoeken", query.params())
-
-
-def basisprofiel_request(
-    kvk_nummer: str, part: Literal["", "eigenaar", "hoofdvestiging", "vestigingen"] = "", *, geo_data: bool = False
-) -> KvkRequest:
-    path = f"/v1/basisprofielen/{_kvk(kvk_nummer)}" + (f"/{part}" if part else "")
-    params = _geo(geo_data) if part != "vestigingen" else ()
-    return KvkRequest(KvkApi.BASISPROFIEL, path, params, subject=kvk_nummer, part=part)
-
-
-def vestigingsprofiel_request(vestigingsnummer: str, *, geo_data: bool = False) -> KvkRequest:
-    if not isinstance(vestigingsnummer, str) or not _BRANCH_NUMBER.fullmatch(vestigingsnummer):
-        raise InvalidRequest("vestigingsnummer must be exactly 12 digits")
-    path = f"/v1/vestigingsprofielen/{vestigingsnummer}"
-    return KvkRequest(KvkApi.VESTIGINGSPROFIEL, path, _geo(geo_data), subject=vestigingsnummer)
-
-
-def naamgeving_request(kvk_nummer: str) -> KvkRequest:
-    return KvkRequest(KvkApi.NAAMGEVING, f"/v1/naamgevingen/kvknummer/{_kvk(kvk_nummer)}", subject=kvk_nummer)
+# At import (no I/O, microseconds), so no httpx client in this process can log KVK's echo of the key.
+_withhold_header_logs()
 
 
 class KvkClient:
@@ -296,7 +206,6 @@ class KvkClient:
         """The one connection pool, built on first use: an SSL context costs ~100 ms of cold start."""
         with self._lock:
             if self._http is None:
-                _withhold_header_logs()
                 self._http = httpx.Client(
                     base_url=self.base_url,
                     headers={"Accept": "application/hal+json", "User-Agent": f"kvkgate/{__version__}"},

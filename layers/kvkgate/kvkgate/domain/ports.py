@@ -1,0 +1,96 @@
+"""What the domain needs from outside, in the project's own words (the KVK adapter translates to these).
+
+:class:`Registry` is the domain's view of the Handelsregister: registrations, names and profiles,
+each wrapped in an :class:`Answer` that says whether it came from KVK or the cache and whether
+it is stale. A registry answers ``None`` when KVK knows no such registration and raises
+:class:`~kvkgate.domain.outcomes.Unavailable` when KVK could not be asked (never a statement
+about the company), or :class:`~kvkgate.domain.outcomes.CallerBudgetExceeded` when one caller
+used up its share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from kvkgate.clock import Deadline
+from kvkgate.domain.contracts import CompanyProfile
+from kvkgate.domain.names import RegisteredName
+
+Source = Literal["kvk", "cache"]
+RegistrationKind = Literal["main branch", "branch", "legal entity"]
+
+# Event names on the bus (design §5), shared by onboarding and the pre-sign-up trigger.
+SIGNED_UP = "CustomerSignedUp"
+COMPLETED = "KvkVerificationCompleted"
+FAILED = "KvkVerificationFailed"
+
+
+@dataclass(frozen=True)
+class Answer[T]:
+    """A registry answer and where it came from."""
+
+    value: T
+    source: Source
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a registration is, as far as a search result shows it."""
+
+    street: str | None = None
+    house_number: int | None = None
+    postcode: str | None = None
+    city: str | None = None
+    postal: bool = False  # a postal address; a shielded address shows only as a bare postal place
+    abroad: bool = False
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registration of a KVK number: a main branch, a branch or the legal entity."""
+
+    kvk_number: str
+    branch_number: str | None
+    kind: RegistrationKind | None
+    name: str | None
+    active: bool | None = None  # None: KVK did not say
+    expired_name: str | None = None
+    place: Place | None = None
+
+
+@dataclass(frozen=True)
+class Registrations:
+    """Registrations KVK returned for one question; ``total`` is how many it holds in all."""
+
+    items: tuple[Registration, ...]
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.total <= len(self.items)
+
+
+class Registry(Protocol):
+    def registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """Registrations of the number, active or not (free)."""
+
+    def active_registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """Only the active registrations of the number (free)."""
+
+    def registrations_at(
+        self, kvk_number: str, postcode: str, house_number: int, deadline: Deadline
+    ) -> Answer[Registrations | None]:
+        """Registrations of the number at an address (free)."""
+
+    def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
+        """Every name the registration holds, per branch (Naamgeving, paid)."""
+
+    def profile(self, kvk_number: str, deadline: Deadline) -> Answer[CompanyProfile | None]:
+        """The company profile (Basisprofiel, paid)."""
+
+
+class Publisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
+        """Put one event on the bus; raise if it was not accepted."""

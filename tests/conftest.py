@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.leakcheck import pytest_configure, pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401 - hooks
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = FIXTURES / "kvk" / "recordings"
-# A fake key used by the tests; `make test` greps the whole DEBUG test log for it afterwards.
+# A fake key used by the unit tests; tests/leakcheck.py fails the run if it (or any key) reaches any output.
 SECRET_KEY = (FIXTURES / "never-logged-keys.txt").read_text().split()[0]
 
 

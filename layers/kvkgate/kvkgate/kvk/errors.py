@@ -58,9 +58,16 @@ class RateLimited(KvkError):
 
 
 class TemporarilyUnavailable(KvkError):
-    """KVK could not answer now: IPD1002/IPD1003, 5xx, timeouts, connection errors."""
+    """KVK could not answer now: IPD1002/IPD1003, 5xx, timeouts, connection errors.
+
+    ``retry_after``: seconds from a ``Retry-After`` header KVK sent with it (a 503 may carry one).
+    """
 
     transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class BudgetExhausted(KvkError):
@@ -123,7 +130,7 @@ def error_for_response(
     if status == 403:
         return Forbidden(detail, **fields)
     if code in TEMPORARY_CODES or status >= 500:
-        return TemporarilyUnavailable(detail, **fields)
+        return TemporarilyUnavailable(detail, retry_after=parse_retry_after(retry_after, now), **fields)
     if code in NOT_FOUND_CODES:
         return NotFound(detail, **fields)
     if code in INVALID_REQUEST_CODES or status == 400:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from kvkgate import __version__
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
+from kvkgate.kvk import redaction
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.errors import (
     InvalidRequest,
@@ -99,25 +100,8 @@ class RetryPolicy:
         return float(draw() * min(self.max_delay, self.base_delay * 2**attempt))
 
 
-class _WithholdResponseHeaders(logging.Filter):
-    """httpcore's DEBUG trace prints response headers, and KVK's gateway echoes the API key in one
-    (``apiAuthzDetails``). Keep the event, drop the headers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith("receive_response_headers.complete"):
-            record.msg, record.args = "receive_response_headers.complete (headers withheld by kvkgate)", ()
-        return True
-
-
-def _withhold_header_logs() -> None:
-    for name in ("httpcore.http11", "httpcore.http2"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, _WithholdResponseHeaders) for existing in logger.filters):
-            logger.addFilter(_WithholdResponseHeaders())
-
-
-# At import (no I/O, microseconds), so no httpx client in this process can log KVK's echo of the key.
-_withhold_header_logs()
+# At import, so no httpx client in this process can log KVK's echo of the key.
+redaction.install()
 
 
 class KvkClient:

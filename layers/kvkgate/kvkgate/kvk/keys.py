@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from typing import TYPE_CHECKING, Protocol
+
+from kvkgate.kvk import redaction
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -16,29 +17,8 @@ DEFAULT_MAX_AGE_SECONDS = 3600
 PLACEHOLDER = "REPLACE_WITH_YOUR_KVK_API_KEY"
 
 
-class _RedactSecretStrings(logging.Filter):
-    """botocore's DEBUG logs print request and response bodies, secret values included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "SecretString" in message:
-            # Bodies nest and escape JSON inside reprs; cutting is safer than parsing.
-            record.msg, record.args = (
-                message[: message.index("SecretString")] + "SecretString ... (withheld by kvkgate)",
-                (),
-            )
-        return True
-
-
-def _redact_botocore_logs() -> None:
-    for name in ("botocore.endpoint", "botocore.parsers"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, _RedactSecretStrings) for existing in logger.filters):
-            logger.addFilter(_RedactSecretStrings())
-
-
-# Attached at import (no I/O, microseconds) so that even the first GetSecretValue is covered.
-_redact_botocore_logs()
+# At import, so that even the first GetSecretValue is covered.
+redaction.install()
 
 
 class SecretError(RuntimeError):

@@ -134,8 +134,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         scan(report.longreprtext, f"{report.nodeid} (failure report)")
     new, _reported = _found[_reported:], len(_found)
     if new:
+        # Keep what the test itself said (with the keys masked), then say where the key leaked.
+        said = _masked(report.longreprtext) + "\n\n" if report.failed else ""
         report.outcome = "failed"
-        report.longrepr = "API key leak:\n" + "\n".join(dict.fromkeys(new))
+        report.longrepr = said + "API key leak:\n" + "\n".join(dict.fromkeys(new))
+
+
+def _masked(text: str) -> str:
+    for key in watched_keys():
+        text = text.replace(key, key[:4] + "…(masked)")
+    return text
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -94,8 +94,9 @@ class KvkAnswer(Exception):
 
 @dataclass
 class Keys:
-    test: str = PUBLIC_TEST_KEY
-    production: str = "sandbox-production-key"
+    # Not in the repr: a test's failure report or a log line must not carry a key.
+    test: str = field(default=PUBLIC_TEST_KEY, repr=False)
+    production: str = field(default="sandbox-production-key", repr=False)
 
 
 def error_response(status: int, code: str, value: str = "", headers: dict[str, str] | None = None) -> Response:

@@ -141,3 +141,11 @@ def test_bad_requests_are_problems_naming_the_field(api: Api, raw: bytes, field:
 def test_wrong_method_and_unknown_route(api: Api) -> None:
     assert api.call("GET", "/v1/validations").status == 404  # API Gateway has no such route
     assert api.call("POST", "/v1/nothing", {}).status == 404
+
+
+def test_a_company_whose_first_page_is_all_ended_branches_is_active(api: Api) -> None:
+    """Sandbox 99100002: 130 registrations, the first 100 ended; one more free call finds the active ones."""
+    answer = api.validate(kvkNumber="99100002")
+    assert answer.body["verdict"] == "valid"
+    assert answer.body["checks"]["active"] == "pass"
+    assert api.kvk_calls()["calls"] == {"zoeken": 2}

@@ -156,8 +156,8 @@ def test_not_found_is_never_served_stale(cache: KvkCache, clock: FakeClock) -> N
 
 def test_a_concurrent_miss_waits_for_the_lease_holder(table: Table, cache: KvkCache, clock: FakeClock) -> None:
     store = DynamoStore(table.client, table.name)
-    leased, _, _ = store.try_lease(KEY, clock.time(), clock.time() + 5)
-    assert leased
+    token, _ = store.try_lease(KEY, clock.time(), clock.time() + 5)
+    assert token is not None
 
     original_sleep = clock.sleep
 
@@ -197,6 +197,97 @@ def test_a_short_deadline_does_not_wait_for_a_lease(table: Table, cache: KvkCach
     cache.lookup(KEY, kvk, identity, Deadline.after(1.0, clock))
     assert clock.sleeps == []
     assert kvk.calls == 1
+
+
+def hold_lease(table: Table, clock: FakeClock) -> str:
+    token, _ = DynamoStore(table.client, table.name).try_lease(KEY, clock.time(), clock.time() + 5)
+    assert token is not None
+    return token
+
+
+def expired_entry_in_table(cache: KvkCache, clock: FakeClock) -> None:
+    """A found answer whose TTL has passed but which may still be served stale."""
+    cache.lookup(KEY, Kvk({"old": True}), identity, far(clock))
+    cache.forget_memory()
+    clock.advance(POLICY.ttl + 1)
+
+
+def test_a_waiter_with_a_stale_answer_does_not_wait_for_a_slow_fetch(
+    table: Table, cache: KvkCache, clock: FakeClock
+) -> None:
+    expired_entry_in_table(cache, clock)
+    hold_lease(table, clock)  # another environment is fetching, slowly
+    started = clock.now
+    kvk = Kvk({"mine": True})
+    answer = cache.lookup(KEY, kvk, identity, far(clock))
+    assert (answer.value, answer.stale) == ({"old": True}, True)
+    assert clock.now - started <= 0.1
+    assert kvk.calls == 0
+
+
+def test_a_waiter_with_a_stale_answer_answers_at_once_when_the_fetch_failed(
+    table: Table, cache: KvkCache, clock: FakeClock
+) -> None:
+    expired_entry_in_table(cache, clock)
+    store = DynamoStore(table.client, table.name)
+    store.release(KEY, hold_lease(table, clock), failed_at=clock.time())  # the holder failed ...
+    hold_lease(table, clock)  # ... and another one is trying again
+    kvk = Kvk({"mine": True})
+    answer = cache.lookup(KEY, kvk, identity, far(clock))
+    assert (answer.value, answer.stale) == ({"old": True}, True)
+    assert clock.sleeps == []
+    assert kvk.calls == 0
+
+
+def test_a_failed_fetch_gives_the_lease_back(cache: KvkCache, clock: FakeClock) -> None:
+    kvk = Kvk(TemporarilyUnavailable("down"), {"v": 2})
+    with pytest.raises(TemporarilyUnavailable):
+        cache.lookup(KEY, kvk, identity, far(clock))
+    answer = cache.lookup(KEY, kvk, identity, far(clock))  # no waiting out the failed caller's lease
+    assert answer.value == {"v": 2}
+    assert clock.sleeps == []
+
+
+def test_waiters_without_an_answer_do_not_herd_after_the_holder_fails(
+    table: Table, cache: KvkCache, clock: FakeClock
+) -> None:
+    store = DynamoStore(table.client, table.name)
+    token = hold_lease(table, clock)
+    original_sleep = clock.sleep
+
+    def holder_fails_meanwhile(seconds: float) -> None:
+        original_sleep(seconds)
+        if len(clock.sleeps) == 2:
+            store.release(KEY, token, failed_at=clock.time())
+
+    clock.sleep = holder_fails_meanwhile  # type: ignore[method-assign]
+    kvk = Kvk({"mine": True})
+    with pytest.raises(TemporarilyUnavailable, match="a moment ago"):
+        cache.lookup(KEY, kvk, identity, far(clock))
+    assert kvk.calls == 0
+
+
+def test_a_late_fetcher_never_overwrites_a_newer_answer(table: Table, clock: FakeClock) -> None:
+    from kvkgate.aws.cache import Entry
+
+    store = DynamoStore(table.client, table.name)
+    now = clock.time()
+    assert store.put(KEY, Entry(True, {"newer": True}, now, now + 100, now + 1100))
+    assert not store.put(KEY, Entry(True, {"older": True}, now - 3, now + 97, now + 1097))
+    assert store.get(KEY).entry is not None
+    assert store.get(KEY).entry.payload == {"newer": True}  # type: ignore[union-attr]
+
+
+def test_the_stale_window_runs_from_the_end_of_the_ttl(cache: KvkCache, clock: FakeClock) -> None:
+    kvk = Kvk({"v": 1}, TemporarilyUnavailable("down"))
+    cache.lookup(KEY, kvk, identity, far(clock))
+    cache.forget_memory()
+    clock.advance(POLICY.ttl + POLICY.stale_if_error - 1)  # past fetched + stale window, inside ttl + window
+    assert cache.lookup(KEY, kvk, identity, far(clock)).stale
+    cache.forget_memory()
+    clock.advance(2)
+    with pytest.raises(TemporarilyUnavailable):
+        cache.lookup(KEY, kvk, identity, far(clock))
 
 
 def test_a_1000_vestigingen_record_is_stored_compactly(cache: KvkCache, clock: FakeClock) -> None:

@@ -43,9 +43,11 @@ class RotatingKey:
 class RecordingLimiter:
     def __init__(self) -> None:
         self.calls: list[KvkApi] = []
+        self.firsts: list[bool] = []
 
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         self.calls.append(api)
+        self.firsts.append(first)
 
 
 def make_client(kvk: ScriptedKvk, clock: FakeClock, key: RotatingKey | None = None, **kwargs: object) -> KvkClient:
@@ -249,7 +251,23 @@ def test_every_attempt_takes_a_limiter_slot(kvk: ScriptedKvk, clock: FakeClock) 
     client = make_client(kvk, clock, limiter=limiter)
     client.naamgeving("68750110", deadline=deadline(clock))
     assert limiter.calls == [KvkApi.NAAMGEVING, KvkApi.NAAMGEVING]
+    assert limiter.firsts == [True, False]  # a caller is charged once per lookup, not per retry
     assert KvkApi.NAAMGEVING.paid and not KvkApi.ZOEKEN.paid
+
+
+def test_a_retry_refused_for_lack_of_time_reports_the_outage_not_a_busy_kvk(kvk: ScriptedKvk, clock: FakeClock) -> None:
+    from kvkgate.kvk.errors import Shed
+
+    class NoTimeForRetries:
+        def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+            if not first:
+                raise Shed("not enough time left for a KVK call", retry_after=0.1)
+
+    kvk.default = lambda request: httpx.Response(503)
+    client = make_client(kvk, clock, limiter=NoTimeForRetries())
+    with pytest.raises(TemporarilyUnavailable):
+        client.naamgeving("68750110", deadline=deadline(clock))
+    assert len(kvk.requests) == 1
 
 
 def test_one_connection_pool_serves_every_call(kvk: ScriptedKvk, clock: FakeClock) -> None:

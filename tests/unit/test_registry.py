@@ -116,7 +116,7 @@ def test_outages_keep_kvks_retry_after(kvk: ScriptedKvk, clock: FakeClock) -> No
 
 def test_a_spent_budget_says_so(clock: FakeClock) -> None:
     class Spent:
-        def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+        def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
             raise BudgetExhausted("spent")
 
     registry = registry_on(ScriptedKvk(), clock)

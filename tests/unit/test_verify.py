@@ -139,6 +139,18 @@ def test_inactive_only_when_kvk_says_so() -> None:
     assert silent.asked == ["registrations", "active_registrations"]
 
 
+def test_a_first_page_of_ended_branches_is_not_the_whole_company() -> None:
+    """More registrations than one page, and the page holds only ended ones: the active ones decide."""
+    ended = tuple(branch(f"Filiaal {number}", active=False) for number in range(100))
+    page = found(Registrations(ended, 130))
+    active_later = FakeRegistry(registrations_=page, active_=found(Registrations((branch(),), 5)))
+    result = check(active_later)
+    assert (result.verdict, result.checks.active) == ("valid", "pass")
+    assert active_later.asked == ["registrations", "active_registrations"]
+    all_ended = FakeRegistry(registrations_=page, active_=found(None))
+    assert codes(check(all_ended)) == ["INACTIVE"]
+
+
 def test_not_registered_only_when_kvk_knows_no_registration() -> None:
     for nothing in (found(None), found(Registrations((), 0))):
         result = check(FakeRegistry(registrations_=nothing))

@@ -39,6 +39,16 @@ class Settings(BaseModel):
     negative_cache_ttl_seconds: int = Field(3_600, alias="NEGATIVE_CACHE_TTL_SECONDS", ge=0)
     stale_if_error_seconds: int = Field(7 * 86_400, alias="STALE_IF_ERROR_SECONDS", ge=0)
     kvk_timeout_seconds: float = Field(3.0, alias="KVK_TIMEOUT_SECONDS", gt=0, le=30)
+    # Admission control: a call slot only for a caller with this much time left after it ...
+    kvk_call_seconds: float = Field(1.0, alias="KVK_CALL_SECONDS", gt=0, le=30)
+    # ... and never further ahead than this (longer queues are refused at once).
+    kvk_max_queue_seconds: float = Field(1.0, alias="KVK_MAX_QUEUE_SECONDS", ge=0, le=60)
+    # The door model behind the arrival guarantee (aws/limits.py).
+    kvk_slot_grace_seconds: float = Field(0.02, alias="KVK_SLOT_GRACE_SECONDS", gt=0, le=0.5)
+    kvk_arrival_jitter_seconds: float = Field(0.03, alias="KVK_ARRIVAL_JITTER_SECONDS", ge=0, le=0.5)
+    kvk_limiter_lead_seconds: float = Field(0.02, alias="KVK_LIMITER_LEAD_SECONDS", ge=0, le=0.5)
+    # Environments that may run degraded at once (DynamoDB down): each gets rate / this many.
+    kvk_expected_environments: int = Field(10, alias="KVK_EXPECTED_ENVIRONMENTS", ge=1, le=10_000)
     kvk_ca_bundle: Path | None = Field(None, alias="KVK_CA_BUNDLE")
     caller_lookups_per_minute: int = Field(60, alias="CALLER_KVK_LOOKUPS_PER_MINUTE", ge=0)
     name_match_threshold: float = Field(0.97, alias="NAME_MATCH_THRESHOLD", gt=0, le=1)
@@ -46,7 +56,8 @@ class Settings(BaseModel):
     partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
     http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
     signup_event_source: str = Field("app.signup", alias="SIGNUP_EVENT_SOURCE", min_length=1)
-    max_receive_count: int = Field(5, alias="MAX_RECEIVE_COUNT", ge=1)
+    max_receive_count: int = Field(10, alias="MAX_RECEIVE_COUNT", ge=1)
+    onboarding_queue_url: str | None = Field(None, alias="ONBOARDING_QUEUE_URL", min_length=1)
     kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
     company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
     presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")

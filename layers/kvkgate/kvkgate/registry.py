@@ -17,10 +17,10 @@ from kvkgate.aws.cache import CacheKey, KvkCache, Lookup
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Address, CompanyProfile, MainBranch, SbiActivity
 from kvkgate.domain.names import RegisteredName
-from kvkgate.domain.outcomes import Unavailable
+from kvkgate.domain.outcomes import Busy, Unavailable
 from kvkgate.domain.ports import Answer, Place, Registration, RegistrationKind, Registrations
 from kvkgate.kvk.client import KvkClient
-from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError
+from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError, Shed
 from kvkgate.kvk.models import Adres, Basisprofiel, Naamgeving, ZoekResultaat, ZoekResultaatItem
 from kvkgate.kvk.requests import (
     KvkRequest,
@@ -115,6 +115,8 @@ class KvkRegistry:
             if about_number and error.code == INVALID_KVK_NUMBER:
                 return Lookup(None, "kvk", False, 0.0)
             raise _unavailable(error) from None
+        except Shed as error:
+            raise Busy(error.retry_after) from None
         except KvkError as error:
             raise _unavailable(error) from None
 

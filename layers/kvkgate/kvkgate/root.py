@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kvkgate.aws.cache import CachePolicy, DynamoStore, KvkCache
-from kvkgate.clock import SYSTEM_CLOCK, Clock
+from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.config import ConfigError, Settings, settings
 from kvkgate.domain.names import Thresholds
-from kvkgate.domain.ports import Publisher
+from kvkgate.domain.ports import Publisher, Redelivery
 from kvkgate.domain.verify import Policy
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.client import KvkClient
@@ -28,7 +28,7 @@ from kvkgate.registry import KvkRegistry
 
 if TYPE_CHECKING:
     import httpx
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
@@ -43,6 +43,8 @@ class Overrides:
     publisher: Publisher | None = None
     # Called once per KVK call with the API and its outcome (default: a CloudWatch metric).
     observe: Callable[[KvkApi, str], None] | None = None
+    # Called when a KVK call is granted its rate-limit slot, with the caller's deadline.
+    on_grant: Callable[[KvkApi, Deadline], None] | None = None
     transport: httpx.BaseTransport | None = None
     # False: only this process's token bucket, no global limiter (a benchmark's baseline).
     global_limiter: bool = True
@@ -55,6 +57,7 @@ class Environment:
         self.settings = config
         self.overrides = overrides or Overrides()
         self.clock: Clock = self.overrides.clock or SYSTEM_CLOCK
+        self._idempotent: dict[Callable[..., dict[str, Any]], Callable[..., dict[str, Any]]] = {}
 
     @functools.cached_property
     def table(self) -> str | None:
@@ -86,14 +89,21 @@ class Environment:
         if not self.table:
             return limiter
         from kvkgate.aws.callers import CallerBudget
-        from kvkgate.aws.limits import Budget, GlobalRateLimiter, KvkGuard
+        from kvkgate.aws.limits import Admission, Budget, Door, GlobalRateLimiter, KvkGuard
 
         if self.overrides.global_limiter:
-            budget = Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share)
             shared = GlobalRateLimiter(
-                self.dynamodb, self.table, config.kvk_rate_limit_per_second, budget, clock=self.clock
+                self.dynamodb,
+                self.table,
+                config.kvk_rate_limit_per_second,
+                Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share),
+                clock=self.clock,
+                door=Door(
+                    config.kvk_slot_grace_seconds, config.kvk_arrival_jitter_seconds, config.kvk_limiter_lead_seconds
+                ),
+                admission=Admission(config.kvk_call_seconds, config.kvk_max_queue_seconds),
             )
-            limiter = KvkGuard(shared, fallback=limiter)
+            limiter = KvkGuard(shared, config.kvk_expected_environments, clock=self.clock)
         if config.caller_lookups_per_minute:
             limiter = CallerBudget(
                 self.dynamodb, self.table, config.caller_lookups_per_minute, then=limiter, clock=self.clock
@@ -113,6 +123,7 @@ class Environment:
             clock=self.clock,
             ca_file=self.settings.kvk_ca_bundle,
             transport=self.overrides.transport,
+            on_grant=self.overrides.on_grant,
             **extra,
         )
 
@@ -143,11 +154,20 @@ class Environment:
             return self.overrides.publisher
         if not self.settings.event_bus_name:
             raise ConfigError("invalid configuration: EVENT_BUS_NAME: must be set")
-        import boto3
-
+        from kvkgate.aws.clients import client
         from kvkgate.aws.events import EventBridgePublisher
 
-        return EventBridgePublisher(boto3.client("events"), self.settings.event_bus_name)
+        return EventBridgePublisher(client("events"), self.settings.event_bus_name)
+
+    @functools.cached_property
+    def redelivery(self) -> Redelivery | None:
+        """The onboarding queue's back-off (None where no queue is configured)."""
+        if not self.settings.onboarding_queue_url:
+            return None
+        from kvkgate.aws.clients import client
+        from kvkgate.aws.queue import SqsRedelivery
+
+        return SqsRedelivery(client("sqs"), self.settings.onboarding_queue_url)
 
     @functools.cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -162,6 +182,19 @@ class Environment:
             expiry_attr="expiresAt",
             boto3_client=self.dynamodb,
         )
+
+    def idempotent(
+        self, function: Callable[..., dict[str, Any]], config: IdempotencyConfig
+    ) -> Callable[..., dict[str, Any]]:
+        """``function`` (called with ``work=…``) made idempotent on this environment's table; built once."""
+        if function not in self._idempotent:
+            from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+            decorate = idempotent_function(
+                data_keyword_argument="work", config=config, persistence_store=self.idempotency_store
+            )
+            self._idempotent[function] = decorate(function)
+        return self._idempotent[function]
 
     def caller_scope(self, caller: str | None) -> AbstractContextManager[None]:
         """KVK calls made inside count against ``caller``'s budget."""

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from kvkgate.clock import Deadline, LambdaContext
 from kvkgate.domain.contracts import MAX_BODY_BYTES, Contract, field_errors
 from kvkgate.domain.numbers import NumberFormatError
-from kvkgate.domain.outcomes import CallerBudgetExceeded, NotRegistered, Unavailable
+from kvkgate.domain.outcomes import CallerBudgetExceeded, NotRegistered, TooManyRequests, Unavailable
 
 logger = logging.getLogger(__name__)
 PROBLEM_TYPE = "https://github.com/kvkgate/kvkgate/blob/main/docs/problems.md#"
@@ -137,9 +138,10 @@ def outcome_to_http(error: Exception) -> tuple[int, dict[str, Any], dict[str, st
         return 404, problem(404, "Not registered", str(error)), {}
     if isinstance(error, NoRoute):
         return 404, problem(404, "Not found", f"There is no route {error}."), {}
-    if isinstance(error, CallerBudgetExceeded):
-        retry = str(max(1, round(error.retry_after)))
-        detail = f"Too many KVK lookups from this client; retry in {retry} seconds."
+    if isinstance(error, TooManyRequests):
+        retry = str(max(1, math.ceil(error.retry_after)))
+        who = "from this client" if isinstance(error, CallerBudgetExceeded) else "for KVK just now"
+        detail = f"Too many KVK lookups {who}; retry in {retry} seconds."
         return 429, problem(429, "Too many requests", detail), {"Retry-After": retry}
     if isinstance(error, Unavailable):
         retry = str(max(1, round(error.retry_after)))

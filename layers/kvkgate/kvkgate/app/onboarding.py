@@ -3,8 +3,12 @@
 * A malformed message (not JSON, no ``kvkNumber``, ...) is not retried: it is answered at once
   with ``KvkVerificationCompleted`` / ``invalid`` / ``INVALID_REQUEST``.
 * ``unverified`` (KVK could not be asked) is not a result: the message fails and SQS delivers it
-  again with back-off. On its last delivery ``KvkVerificationFailed`` is published first, so
-  nothing is lost silently; the message then goes to the dead-letter queue.
+  again, each time later (:func:`retry_delay`: 30 s doubling to 15 min). On its last delivery
+  ``KvkVerificationFailed`` is published first, so nothing is lost silently; the message then goes
+  to the dead-letter queue. A spent monthly budget does not come back within the deliveries: it is
+  reported with ``KvkVerificationFailed`` / ``BUDGET_EXHAUSTED`` at once and not retried.
+* KVK's rate taken for longer than the worker may queue (:class:`~kvkgate.domain.outcomes.Busy`):
+  the message comes back later, like an outage.
 * Anything else publishes ``KvkVerificationCompleted`` with the same verdict as POST /v1/validations.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +26,55 @@ from pydantic import ValidationError
 
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, ValidationResult, field_errors
-from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Registry
+from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests
+from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Redelivery, Registry
 from kvkgate.domain.verify import Policy, validate
 
+logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024
+
+
+FIRST_RETRY_SECONDS = 30
+LAST_RETRY_SECONDS = 15 * 60
 
 
 class RetryLater(Exception):
     """KVK could not be asked; let SQS deliver the message again."""
+
+
+def retry_delay(receive_count: int) -> int:
+    """How long a failed message stays invisible after its ``receive_count``-th delivery: 30 s doubling to 15 min."""
+    return int(min(FIRST_RETRY_SECONDS * 2 ** max(receive_count - 1, 0), LAST_RETRY_SECONDS))
+
+
+def back_off(event: dict[str, Any], response: dict[str, Any], redelivery: Redelivery | None) -> None:
+    """Make each record the batch response reports failed come back after its :func:`retry_delay`."""
+    if redelivery is None:
+        return
+    failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    for record in event.get("Records") or []:
+        if record.get("messageId") in failed:
+            count = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            try:
+                redelivery.later(record["receiptHandle"], retry_delay(count))
+            except Exception as error:  # the queue's own visibility timeout still brings it back
+                logger.warning("could not delay the retry of %s: %s", record.get("messageId"), error)
+
+
+@dataclass
+class FairShare:
+    """Splits an invocation's time evenly over the records still to do, so one slow record cannot
+    leave the rest of the batch without time (and burn their delivery)."""
+
+    deadline: Deadline
+    records: int
+    started: int = 0
+
+    def next(self) -> Deadline:
+        left = max(self.records - self.started, 1)
+        self.started += 1
+        share = Deadline.after(self.deadline.remaining() / left, self.deadline.clock)
+        return share if share.at < self.deadline.at else self.deadline
 
 
 @dataclass(frozen=True)
@@ -40,6 +86,11 @@ class Message:
     @property
     def last_delivery(self) -> bool:
         return self.receive_count >= self.max_receives
+
+
+def work_of(body: str, receive_count: int | str | None) -> dict[str, Any]:
+    """What the idempotent step of the worker sees of an SQS record: its key, body and delivery count."""
+    return {"key": idempotency_key(body), "body": body, "receive_count": int(receive_count or 1)}
 
 
 def idempotency_key(body: str) -> str:
@@ -108,15 +159,21 @@ def handle(
     now: Callable[[], dt.datetime],
     policy: Policy | None = None,
 ) -> str:
-    """Verify one message and publish its outcome. Returns the verdict; raises RetryLater for ``unverified``."""
+    """Verify one message and publish its outcome. Returns the verdict; raises RetryLater to see it again."""
     request, customer, problems = _request(message.body)
     if request is None:
         publisher.publish(COMPLETED, _invalid_request(customer, problems, now()))
         return "invalid"
-    result = validate(request, registry, deadline, now(), policy)
+    try:
+        result = validate(request, registry, deadline, now(), policy)
+    except TooManyRequests as busy:
+        raise RetryLater(str(busy)) from None
     if result.verdict == "unverified":
-        if message.last_delivery:
+        budget_spent = any(reason.code == BUDGET_EXHAUSTED for reason in result.reasons)
+        if budget_spent or message.last_delivery:
             publisher.publish(FAILED, {**_result_detail(customer, result), "deliveries": message.receive_count})
+        if budget_spent:
+            return result.verdict
         raise RetryLater("; ".join(reason.message for reason in result.reasons))
     publisher.publish(COMPLETED, _result_detail(customer, result))
     return result.verdict

@@ -9,6 +9,7 @@ from typing import Any
 from kvkgate.clock import Deadline
 from kvkgate.config import Settings
 from kvkgate.domain.contracts import ValidationRequest
+from kvkgate.domain.outcomes import TooManyRequests
 from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry
 from kvkgate.domain.verify import Policy, validate
 
@@ -43,16 +44,22 @@ def check_sign_up(
     fields: dict[str, Any] = {"kvkNumber": kvk_number[:64]}
     if isinstance(name, str) and name.strip():
         fields["tradeName"] = name[:200]
-    result = validate(ValidationRequest.model_validate(fields), registry, deadline, now, policy)
-    if result.verdict == "invalid":
-        reason = result.reasons[0]
-        raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, kvk_number))
-    if result.verdict == "unverified":
-        # Check again later, asynchronously, whatever we decide now.
-        detail = {"customerId": event.get("userName"), **fields}
-        publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
-        if not settings.presignup_fail_open:
-            raise SignUpRefused(result.reasons[0].code, UNVERIFIED_MESSAGE)
+    try:
+        result = validate(ValidationRequest.model_validate(fields), registry, deadline, now, policy)
+    except TooManyRequests:
+        unverified = "KVK_BUSY"  # KVK's rate is taken for longer than a person can wait
+    else:
+        if result.verdict == "invalid":
+            reason = result.reasons[0]
+            raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, kvk_number))
+        if result.verdict != "unverified":
+            return
+        unverified = result.reasons[0].code
+    # Check again later, asynchronously, whatever we decide now.
+    detail = {"customerId": event.get("userName"), **fields}
+    publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
+    if not settings.presignup_fail_open:
+        raise SignUpRefused(unverified, UNVERIFIED_MESSAGE)
 
 
 def _sentence(code: str, message: str, kvk_number: str) -> str:

@@ -54,6 +54,8 @@ class CachePolicy:
     stale_if_error: float = 7 * 86_400
     lease_seconds: float = 5.0
     poll_seconds: float = 0.05
+    # How long a caller holding a stale answer waits for another caller's fetch before answering stale.
+    stale_wait_seconds: float = 0.05
     l1_size: int = 512
     l1_seconds: float = 60.0
 
@@ -92,6 +94,19 @@ def decode(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the table holds for a key: the entry, a live lease's expiry, and when a fetch last failed."""
+
+    entry: Entry | None = None
+    lease_until: float | None = None
+    failed_at: float | None = None
+
+
+def _seen(item: dict[str, Any] | None) -> Seen:
+    return Seen(_entry(item), number(item, "leaseUntil"), number(item, "failedAt"))
+
+
 class DynamoStore:
     """The DynamoDB side of the cache. Every AWS failure surfaces as :class:`StoreUnavailable`."""
 
@@ -99,16 +114,18 @@ class DynamoStore:
         self._client = client
         self._table = table
 
-    def get(self, key: CacheKey) -> tuple[Entry | None, float | None]:
-        """The entry (None if absent or payload-less) and the lease expiry, if one is held."""
+    def get(self, key: CacheKey) -> Seen:
         try:
             item = self._client.get_item(TableName=self._table, Key=self._key(key)).get("Item")
         except Exception as error:
             raise store_error(error) from error
-        return _entry(item), number(item, "leaseUntil")
+        return _seen(item)
 
     def put(self, key: CacheKey, entry: Entry) -> bool:
-        """Store ``entry`` (which also clears any lease). False when the payload is too large to keep."""
+        """Store ``entry`` (which also clears any lease), unless the table holds a newer answer already.
+
+        False when it was not stored: too large to keep, or another fetcher stored a newer one.
+        """
         item: dict[str, Any] = {
             **self._key(key),
             "status": {"S": "found" if entry.found else "not_found"},
@@ -125,16 +142,25 @@ class DynamoStore:
         if entry.api_version:
             item["apiVersion"] = {"S": entry.api_version}
         try:
-            self._client.put_item(TableName=self._table, Item=item)
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                # A fetcher whose lease ran out may finish after a newer answer was stored: keep the newer one.
+                ConditionExpression="attribute_not_exists(fetchedAt) OR fetchedAt < :mine",
+                ExpressionAttributeValues={":mine": item["fetchedAt"]},
+            )
         except Exception as error:
+            if is_conditional_failure(error):
+                return False
             raise store_error(error) from error
         return True
 
-    def try_lease(self, key: CacheKey, now: float, until: float) -> tuple[bool, Entry | None, float | None]:
+    def try_lease(self, key: CacheKey, now: float, until: float) -> tuple[str | None, Seen]:
         """Take the right to fetch ``key`` unless a fresh entry or a live lease exists.
 
-        Returns (leased, entry seen, lease expiry seen). One conditional update: no read-then-write race.
+        Returns (the lease's token or None, what the table held). One conditional update: no race.
         """
+        token = uuid.uuid4().hex
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -148,7 +174,7 @@ class DynamoStore:
                 ),
                 ExpressionAttributeValues={
                     ":until": {"N": f"{until:.3f}"},
-                    ":me": {"S": uuid.uuid4().hex},
+                    ":me": {"S": token},
                     ":now": {"N": f"{now:.3f}"},
                     ":ttl": {"N": str(int(until) + 60)},
                 },
@@ -157,9 +183,27 @@ class DynamoStore:
         except Exception as error:
             if not is_conditional_failure(error):
                 raise store_error(error) from error
-            item = getattr(error, "response", {}).get("Item")
-            return False, _entry(item), number(item, "leaseUntil")
-        return True, None, None
+            return None, _seen(getattr(error, "response", {}).get("Item"))
+        return token, Seen()
+
+    def release(self, key: CacheKey, token: str, failed_at: float | None) -> None:
+        """Give the lease back (``failed_at``: KVK failed, so waiters stop waiting for this fetch)."""
+        values = {":me": {"S": token}}
+        update = "REMOVE leaseUntil, leaseHolder"
+        if failed_at is not None:
+            values[":now"] = {"N": f"{failed_at:.3f}"}
+            update = "REMOVE leaseUntil, leaseHolder SET failedAt = :now"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(key),
+                UpdateExpression=update,
+                ConditionExpression="leaseHolder = :me",
+                ExpressionAttributeValues=values,
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):  # someone took the expired lease over: theirs now
+                raise store_error(error) from error
 
     @staticmethod
     def _key(key: CacheKey) -> dict[str, Any]:
@@ -183,6 +227,10 @@ def _entry(item: dict[str, Any] | None) -> Entry | None:
         expires_at=number(item, "expiresAt") or 0.0,
         api_version=item.get("apiVersion", {}).get("S"),
     )
+
+
+def _failed_since(seen: Seen, since: float) -> bool:
+    return seen.failed_at is not None and seen.failed_at >= since
 
 
 def _parsed[T](entry: Entry, parse: Callable[[Any], T], stale: bool = False) -> Lookup[T] | None:
@@ -247,64 +295,104 @@ class KvkCache:
     ) -> Lookup[T]:
         """The answer for ``key``: from L1, from DynamoDB if fresh, else from KVK via ``fetch``.
 
-        Raises KVK's error when KVK fails and no stale answer may be used.
+        Concurrent misses for one key make one KVK call: the caller that takes the lease fetches,
+        the others wait for its answer. A waiter that holds a stale answer does not wait long, and
+        not at all once the fetch is known to have failed. Raises KVK's error when KVK fails and
+        no stale answer may be used.
         """
         now = self._clock.time()
         remembered = self._memory.get(key, now)
         if remembered is not None:
             telemetry.count("CacheHitMemory")
             return remembered
-        stored, _ = self._read(key)
+        stored = self._read(key).entry
         if stored is not None and stored.is_fresh(now):
             hit = self._remember(key, stored, parse)
             if hit is not None:
                 telemetry.count("CacheHit")
                 return hit
-        waited = self._wait_for_other_fetcher(key, now, deadline)
-        if waited is not None:
-            hit = self._remember(key, waited, parse)
-            if hit is not None:
-                telemetry.count("CacheHitAfterWait")
-                return hit
+        token, seen = self._lease(key, now)
+        if token is None and self._store is not None and deadline.allows(self.policy.poll_seconds):
+            waited = self._wait_for_other_fetcher(key, seen, stored, parse, deadline)
+            if waited is not None:
+                return waited
+            token, seen = self._lease(key, self._clock.time())
         telemetry.count("CacheMiss")
-        return self._fetch(key, fetch, parse, stale=stored)
+        return self._fetch(key, fetch, parse, stale=seen.entry or stored, token=token)
 
     def forget_memory(self) -> None:
         """Drop L1 (a new execution environment starts without it)."""
         self._memory.clear()
 
-    def _read(self, key: CacheKey) -> tuple[Entry | None, float | None]:
+    def _read(self, key: CacheKey) -> Seen:
         if self._store is None:
-            return None, None
+            return Seen()
         try:
             return self._store.get(key)
         except StoreUnavailable as error:
             telemetry.count("CacheUnavailable")
             logger.warning("cache read failed, asking KVK: %s", error)
-            return None, None
+            return Seen()
 
-    def _wait_for_other_fetcher(self, key: CacheKey, now: float, deadline: Deadline) -> Entry | None:
-        """Take the lease, or wait (bounded) for whoever holds it to store the answer."""
+    def _lease(self, key: CacheKey, now: float) -> tuple[str | None, Seen]:
+        """(token, what the table held); token None when another caller fetches (or there is no table)."""
         if self._store is None:
-            return None
+            return None, Seen()
         try:
-            leased, seen, lease_until = self._store.try_lease(key, now, now + self.policy.lease_seconds)
+            return self._store.try_lease(key, now, now + self.policy.lease_seconds)
         except StoreUnavailable:
-            return None
-        if leased:
-            return None
-        if seen is not None and seen.is_fresh(now):
-            return seen
-        give_up = min(lease_until or now, now + max(deadline.remaining() - 1.0, 0.0))
+            return None, Seen()
+
+    def _wait_for_other_fetcher(
+        self, key: CacheKey, seen: Seen, stored: Entry | None, parse: Callable[[Any], T], deadline: Deadline
+    ) -> Lookup[T] | None:
+        """Wait (bounded) for the lease holder's answer; None when this caller should fetch itself.
+
+        A caller holding a stale answer waits at most ``stale_wait_seconds``, and not at all when a
+        fetch failed a moment ago. One without waits for the holder; if the holder fails meanwhile,
+        it fails too rather than calling KVK right after it (waiters must not become a herd).
+        """
+        began = self._clock.time()
+        if seen.entry is not None and seen.entry.is_fresh(began):
+            return self._answer_after_wait(key, seen.entry, parse)
+        stale = next((entry for entry in (seen.entry, stored) if entry is not None and entry.usable_stale(began)), None)
+        if stale is not None and _failed_since(seen, began - self.policy.lease_seconds):
+            return self._stale(key, stale, parse)
+        patience = self.policy.stale_wait_seconds if stale is not None else max(deadline.remaining() - 1.0, 0.0)
+        give_up = min(seen.lease_until or began, began + patience)
         while self._clock.time() < give_up:
             self._clock.sleep(self.policy.poll_seconds)
-            entry, _ = self._read(key)
-            if entry is not None and entry.is_fresh(self._clock.time()):
-                return entry
+            seen = self._read(key)
+            if seen.entry is not None and seen.entry.is_fresh(self._clock.time()):
+                return self._answer_after_wait(key, seen.entry, parse)
+            if seen.lease_until is None or _failed_since(seen, began):
+                break
+        if stale is not None:
+            return self._stale(key, stale, parse)
+        if _failed_since(seen, began):
+            raise TemporarilyUnavailable(f"KVK failed for {key.pk}/{key.sk} a moment ago")
         return None
 
+    def _stale(self, key: CacheKey, entry: Entry, parse: Callable[[Any], T]) -> Lookup[T] | None:
+        answer = _parsed(entry, parse, stale=True)
+        if answer is not None:
+            telemetry.count("CacheStale")
+            logger.warning("another caller's KVK fetch for %s/%s is slow or failed; answering stale", key.pk, key.sk)
+        return answer
+
+    def _answer_after_wait(self, key: CacheKey, entry: Entry, parse: Callable[[Any], T]) -> Lookup[T] | None:
+        hit = self._remember(key, entry, parse)
+        if hit is not None:
+            telemetry.count("CacheHitAfterWait")
+        return hit
+
     def _fetch(
-        self, key: CacheKey, fetch: Callable[[], KvkResponse], parse: Callable[[Any], T], stale: Entry | None
+        self,
+        key: CacheKey,
+        fetch: Callable[[], KvkResponse],
+        parse: Callable[[Any], T],
+        stale: Entry | None,
+        token: str | None,
     ) -> Lookup[T]:
         now = self._clock.time()
         try:
@@ -321,9 +409,10 @@ class KvkCache:
         except NotFound:
             entry = Entry(False, None, now, now + self.policy.negative_ttl, now + self.policy.negative_ttl)
             value = None
-        except InvalidRequest:
-            raise
         except (KvkError, ValueError) as error:
+            self._release(key, token, failed=not isinstance(error, InvalidRequest))
+            if isinstance(error, InvalidRequest):
+                raise
             fallback = _parsed(stale, parse, stale=True) if stale is not None and stale.usable_stale(now) else None
             if fallback is not None:
                 telemetry.count("CacheStale")
@@ -334,10 +423,21 @@ class KvkCache:
             if isinstance(error, ValueError):
                 raise TemporarilyUnavailable(f"KVK's answer for {key.pk}/{key.sk} could not be read") from None
             raise
+        except BaseException:  # refused before KVK was asked (e.g. the caller's budget): nothing failed
+            self._release(key, token, failed=False)
+            raise
         self._write(key, entry)
         # Later hits from memory are cache answers, not KVK's.
         self._memory.put(key, min(entry.fresh_until, now + self.policy.l1_seconds), Lookup(value, "cache", False, now))
         return Lookup(value, "kvk", False, now)
+
+    def _release(self, key: CacheKey, token: str | None, failed: bool) -> None:
+        if self._store is None or token is None:
+            return
+        try:
+            self._store.release(key, token, self._clock.time() if failed else None)
+        except StoreUnavailable as error:
+            logger.warning("could not give the cache lease back: %s", error)
 
     def _remember(self, key: CacheKey, entry: Entry, parse: Callable[[Any], T]) -> Lookup[T] | None:
         lookup = _parsed(entry, parse)

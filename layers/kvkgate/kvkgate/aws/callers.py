@@ -13,7 +13,7 @@ import contextvars
 import hashlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kvkgate import telemetry
 from kvkgate.aws.dynamo import is_conditional_failure, store_error
@@ -50,21 +50,44 @@ class CallerBudget:
         self._then = then
         self._clock = clock
 
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
-        caller = _current_caller.get()
-        if caller is not None:
-            self._count(caller)
-        self._then.acquire(api, deadline)
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        """Charge the caller once per lookup (not per retry), and only for a call that gets its slot."""
+        caller = _current_caller.get() if first else None
+        charged = caller is not None and self._charge(caller)
+        try:
+            self._then.acquire(api, deadline, first=first)
+        except BaseException:
+            if charged and caller is not None:
+                self._refund(caller)  # refused further on: nothing reached KVK
+            raise
 
-    def _count(self, caller: str) -> None:
-        now = self._clock.time()
-        window = int(now // WINDOW_SECONDS)
+    def _key(self, caller: str, window: int) -> dict[str, Any]:
         # Hash the caller: IP addresses are personal data and need not sit in the table readable.
         key = hashlib.sha256(caller.encode()).hexdigest()[:32]
+        return {"pk": {"S": f"CALLER#{key}"}, "sk": {"S": str(window)}}
+
+    def _refund(self, caller: str) -> None:
+        window = int(self._clock.time() // WINDOW_SECONDS)
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": f"CALLER#{key}"}, "sk": {"S": str(window)}},
+                Key=self._key(caller, window),
+                UpdateExpression="ADD calls :minus",
+                ConditionExpression="calls > :zero",
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                logger.warning("caller budget refund failed: %s", store_error(error))
+
+    def _charge(self, caller: str) -> bool:
+        """Count one call for the caller; True if it was counted (False: the table is unavailable)."""
+        now = self._clock.time()
+        window = int(now // WINDOW_SECONDS)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(caller, window),
                 UpdateExpression="ADD calls :one SET expiresAt = if_not_exists(expiresAt, :expires)",
                 ConditionExpression="attribute_not_exists(calls) OR calls < :limit",
                 ExpressionAttributeValues={
@@ -81,3 +104,5 @@ class CallerBudget:
             # Fail open: a fairness limit must not take the service down with DynamoDB.
             telemetry.count("CallerBudgetUnavailable")
             logger.warning("caller budget could not be counted: %s", failure)
+            return False
+        return True

@@ -1,12 +1,7 @@
-"""The shared DynamoDB client and the few helpers every table adapter needs.
-
-boto3 comes with the Lambda runtime and costs ~270 ms to import and build, so it is loaded on
-first use only, once per execution environment.
-"""
+"""The shared DynamoDB client and the few helpers every table adapter needs."""
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,14 +12,11 @@ class StoreUnavailable(RuntimeError):
     """DynamoDB could not be used (throttled, unreachable, misconfigured). Callers degrade."""
 
 
-@functools.cache
 def dynamodb_client() -> DynamoDBClient:
-    import boto3
-    from botocore.config import Config
+    from kvkgate.aws.clients import client
 
-    # Short timeouts and few retries: a slow table must degrade the answer, not stall sign-ups.
-    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client("dynamodb", config=config)
+    dynamodb: DynamoDBClient = client("dynamodb")
+    return dynamodb
 
 
 def is_conditional_failure(error: Exception) -> bool:

@@ -1,21 +1,45 @@
-"""KVK's limits, shared by every function and execution environment through DynamoDB.
+"""KVK's limits, held where KVK counts them: at its door, for every function and execution environment.
 
-:class:`GlobalRateLimiter` keeps one item (``pk`` ``LIMIT#kvk``, ``sk`` ``gcra``) holding
+:class:`GlobalRateLimiter` keeps one DynamoDB item (``pk`` ``LIMIT#kvk``, ``sk`` ``gcra``) holding
 
-* ``nextSlot``: the earliest start of the next KVK call (GCRA). Each call advances it by
-  ``1 / rate`` in one conditional update, so calls are spaced evenly. Fixed one-second windows
-  would let twice the rate through across a window boundary; even spacing never exceeds the
-  rate in *any* one-second window.
-* ``calls#YYYY-MM`` / ``paidCalls#YYYY-MM``: this month's calls. The same update counts the
-  call and refuses it when the budget is spent: paid calls stop at a share of the quota, so free
-  Zoeken keeps working until the quota itself is spent.
+* ``nextSlot``: the start of the next free call slot (GCRA). Taking a slot advances it by the
+  interval ``T`` in one conditional update, so slots are spaced at least ``T`` apart;
+* ``calls#YYYY-MM`` / ``paidCalls#YYYY-MM``: this month's calls, counted by the same update, which
+  refuses the slot when the budget is spent (paid calls stop at a share of the quota).
+
+**The guarantee.** At most ``rate`` calls *arrive* at KVK in any sliding second, whatever the
+callers' scheduling jitter. The argument:
+
+1. Slot starts ``s₁ < s₂ < …`` are at least ``T`` apart: a busy schedule advances by ``T``
+   atomically; an idle one (next slot before ``now + lead - grace``) restarts at ``now + lead``,
+   which is more than ``T + grace`` after the previous slot. ``lead`` is the limiter's own round
+   trip: a slot granted for "now" would be late by the time DynamoDB's answer arrives.
+2. A slot is usable only inside its window ``[s, s + grace]``. A caller that wakes later (CPU,
+   GC, a descheduled process) forfeits it and takes a new slot, so every call is *sent* in the
+   window of its own slot. The KVK client takes the slot at the last moment before the request
+   bytes go out (httpcore's ``send_request_headers`` trace event, after the connection and any
+   TLS handshake are ready), so nothing slow sits between "granted" and "sent".
+3. A call arrives ``d`` after it is sent, with ``d`` varying by at most ``jitter``. So the
+   arrivals in any second ``[a, a + 1)`` come from slots that start in an interval of length
+   ``L = 1 + grace + jitter``, which holds at most ``⌊L / T⌋ + 1`` slots.
+4. ``T = 1 / (rate · margin)`` with ``margin < 1 / L`` gives ``L / T < rate``, hence at most
+   ``rate`` arrivals in any second.
+
+**Admission control.** A slot is granted only if it starts within ``max_queue_seconds`` and leaves
+the caller at least ``call_seconds`` before its deadline. Otherwise the update's condition fails,
+nothing is written (no slot, no budget) and the caller gets :class:`~kvkgate.kvk.errors.Shed` at
+once: under overload, requests are refused early instead of queueing until they time out after
+spending a slot. ``nextSlot`` never moves backwards, so once an environment has seen the queue
+reach past a caller's bound it refuses without asking DynamoDB at all.
 
 Deciding slot and budget in one conditional update means no slot is used by a call the budget
-refuses and no call is counted that the limiter refused, at one DynamoDB round trip per call.
-(design.md §7 sketches separate window and quota items; docs/design-notes.md says why not.)
+refuses and no call is counted that the limiter refused. (design.md §7 sketches separate window
+and quota items; docs/design-notes.md says why not.)
 
-:class:`KvkGuard` puts it in front of the client (the ``CallLimiter`` seam) and falls back to
-the per-process token bucket when DynamoDB is unavailable.
+:class:`KvkGuard` puts the limiter in front of the client (the ``CallLimiter`` seam) and degrades
+safely when DynamoDB cannot be used: each environment then allows ``rate / expected_environments``
+from its own bucket, free calls only; paid calls are refused until the table is back, and an
+update that timed out (it may have taken a slot) is never followed by a second grant.
 """
 
 from __future__ import annotations
@@ -31,8 +55,8 @@ from kvkgate import telemetry
 from kvkgate.aws.dynamo import StoreUnavailable, is_conditional_failure, number, store_error
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.kvk.apis import KvkApi
-from kvkgate.kvk.errors import BudgetExhausted, RateLimited
-from kvkgate.kvk.throttle import CallLimiter
+from kvkgate.kvk.errors import BudgetExhausted, Shed, TemporarilyUnavailable
+from kvkgate.kvk.throttle import TokenBucket
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -40,13 +64,37 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LIMITER_KEY = {"pk": {"S": "LIMIT#kvk"}, "sk": {"S": "gcra"}}
-# Schedule a little below the limit: the time between taking a slot and KVK receiving the call
-# varies by a few milliseconds, and that jitter must not push any one-second window over.
-SCHEDULING_MARGIN = 0.97
-# Leave this much of the caller's deadline for the call itself.
-CALL_RESERVE_SECONDS = 0.05
 # After this many lost races for an idle schedule, pause a random fraction of a slot before the next.
 QUIET_ROUNDS = 3
+# How long an environment stays degraded (skipping DynamoDB) after the table failed.
+DEGRADED_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Door:
+    """The timing at KVK's door the guarantee is built on (see the module docstring)."""
+
+    grace: float = 0.02  # a slot must be used this soon after its start, or it is forfeited
+    jitter: float = 0.03  # how much the time from sending a call to KVK counting it may vary
+    lead: float = 0.02  # how far ahead an idle schedule grants: the limiter update's round trip
+
+    @property
+    def busy_from(self) -> float:
+        """A next slot at or after ``now + busy_from`` is taken as it is; an earlier one restarts the schedule."""
+        return self.lead - self.grace
+
+    @property
+    def margin(self) -> float:
+        """Schedule below the rate so that any second of arrivals holds at most ``rate`` calls."""
+        return 0.999 / (1.0 + self.grace + self.jitter)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Who may take a slot: only callers with time for the call, and nobody waits too long."""
+
+    call_seconds: float = 1.0
+    max_queue_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +115,18 @@ class BudgetStatus:
     paid_calls: int
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A granted call slot: start the call in ``[start, use_by]`` or give the slot up."""
+
+    start: float
+    use_by: float
+
+
+class AmbiguousUpdate(StoreUnavailable):
+    """A limiter update timed out on the client side: DynamoDB may have applied it (and granted a slot)."""
+
+
 class GlobalRateLimiter:
     def __init__(
         self,
@@ -75,39 +135,62 @@ class GlobalRateLimiter:
         rate: float,
         budget: Budget | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        margin: float = SCHEDULING_MARGIN,
+        door: Door | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._client = client
         self._table = table
-        self.interval = 1.0 / (rate * margin)
-        # A slot this far in the past may still be taken (its call starts at once, a little late),
-        # so a caller that lost the race to restart an idle schedule need not race again. Any one
-        # second then grants at most rate * margin * (1 + lag) + 1 calls: still within the rate.
-        self.lag = (1.0 / margin - 1.0) / 2
+        self.door = door or Door()
+        self.admission = admission or Admission()
+        self.rate = rate
+        self.interval = 1.0 / (rate * self.door.margin)
         self.budget = budget
         self._clock = clock
         self._random = random.Random()  # noqa: S311 - jitter, not security
         self._last_seen_next = -math.inf
 
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        """Return inside a slot's window (start the call now); raise Shed or BudgetExhausted if there is none."""
+        while True:
+            slot = self.reserve(api, deadline)
+            wait = slot.start - self._clock.time()
+            if wait > 0:
+                telemetry.count("LimiterWaits")
+                self._clock.sleep(wait)
+            if self._clock.time() <= slot.use_by:
+                return
+            # Woke too late: a call sent now could arrive bunched with the calls of later slots.
+            telemetry.count("LimiterForfeits")
+            self._uncount(api)
+
+    def reserve(self, api: KvkApi, deadline: Deadline) -> Slot:
+        """Take the next slot the caller may use, in one conditional update (two when the guess is wrong)."""
         rounds = 0
         while True:
             now = self._clock.time()
-            latest = now + max(deadline.remaining() - CALL_RESERVE_SECONDS, 0.0)
+            room = min(self.admission.max_queue_seconds, deadline.remaining() - self.admission.call_seconds)
+            if room < 0:
+                telemetry.count("LimiterShed")
+                raise Shed("not enough time left for a KVK call", retry_after=self.interval)
+            latest = now + room
+            if self._last_seen_next > latest:
+                # The schedule only moves forward: no slot by ``latest`` now either. No need to ask.
+                telemetry.count("LimiterShed")
+                wait = self._last_seen_next - now
+                raise Shed(f"no KVK call slot soon enough (next in {wait:.3f}s)", retry_after=wait)
             # Guess from what we saw last whether the schedule is busy or idle: a right guess is
-            # one round trip, a wrong one two.
-            if self._last_seen_next >= now - self.lag:
+            # one round trip, a wrong one two. Busy first: that is where the traffic is.
+            if self._last_seen_next >= now + self.door.busy_from:
                 start = self._take_next_slot(api, now, latest) or self._restart_idle_schedule(api, now)
             else:
                 start = self._restart_idle_schedule(api, now) or self._take_next_slot(api, now, latest)
             if start is not None:
-                self._wait_until(start, now)
-                return
+                return Slot(start, start + self.door.grace)
             rounds += 1
             pause = self._random.uniform(0, self.interval) if rounds > QUIET_ROUNDS else 0.0
-            if not deadline.allows(pause + CALL_RESERVE_SECONDS):
-                telemetry.count("LimiterRefused")
-                raise RateLimited("no KVK call slot within the deadline (limiter contended)", retry_after=self.interval)
+            if not deadline.allows(pause + self.admission.call_seconds):
+                telemetry.count("LimiterShed")
+                raise Shed("no KVK call slot (limiter contended)", retry_after=self.interval)
             if pause:
                 self._clock.sleep(pause)
 
@@ -123,15 +206,15 @@ class GlobalRateLimiter:
     # -- the two conditional updates --------------------------------------------------------------
 
     def _take_next_slot(self, api: KvkApi, now: float, latest: float) -> float | None:
-        """Advance a busy schedule by one slot (if it is due before ``latest``) and return its start.
+        """Advance a busy schedule by one slot (if it starts by ``latest``) and return its start.
 
-        None when the schedule is idle: its next slot lies more than ``lag`` in the past, or there is none.
+        None when the schedule is idle (its next slot is before ``now + busy_from``) or there is none.
         """
         done, item = self._update(
             api,
             "SET nextSlot = nextSlot + :interval",
             "nextSlot >= :oldest AND nextSlot <= :latest",
-            {":interval": _n(self.interval), ":oldest": _n(now - self.lag), ":latest": _n(latest)},
+            {":interval": _n(self.interval), ":oldest": _n(now + self.door.busy_from), ":latest": _n(latest)},
         )
         if not done:
             self._explain_refusal(api, item, now, latest)
@@ -143,19 +226,37 @@ class GlobalRateLimiter:
         return new_next - self.interval
 
     def _restart_idle_schedule(self, api: KvkApi, now: float) -> float | None:
-        """Claim "now" on an idle schedule; None if it is busy (or another caller won)."""
+        """Claim ``now + lead`` on an idle schedule; None if it is busy (or another caller won)."""
+        start = now + self.door.lead
         done, item = self._update(
             api,
             "SET nextSlot = :next",
             "attribute_not_exists(nextSlot) OR nextSlot < :oldest",
-            {":next": _n(now + self.interval), ":oldest": _n(now - self.lag)},
+            {":next": _n(start + self.interval), ":oldest": _n(now + self.door.busy_from)},
         )
         if not done:
             self._explain_refusal(api, item, now, math.inf)
             return None
-        self._last_seen_next = now + self.interval
+        self._last_seen_next = start + self.interval
         self._report_budget(item)
-        return now
+        return start
+
+    def _uncount(self, api: KvkApi) -> None:
+        """A forfeited slot's call never happens: take it out of the month's count again."""
+        if self.budget is None:
+            return
+        month = self._month()
+        names = {"#calls": f"calls#{month}"} | ({"#paid": f"paidCalls#{month}"} if api.paid else {})
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=LIMITER_KEY,
+                UpdateExpression="ADD " + ", ".join(f"{name} :minus" for name in names),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":minus": {"N": "-1"}},
+            )
+        except Exception as error:
+            logger.warning("could not uncount a forfeited KVK call slot: %s", store_error(error))
 
     def _report_budget(self, item: dict[str, Any]) -> None:
         if self.budget is not None:
@@ -188,9 +289,11 @@ class GlobalRateLimiter:
         try:
             attributes: dict[str, Any] = self._client.update_item(**arguments).get("Attributes", {})
         except Exception as error:
-            if not is_conditional_failure(error):
-                raise store_error(error) from error
-            return False, getattr(error, "response", {}).get("Item") or {}
+            if is_conditional_failure(error):
+                return False, getattr(error, "response", {}).get("Item") or {}
+            if _timed_out_reading(error):
+                raise AmbiguousUpdate(f"limiter update timed out: {type(error).__name__}") from error
+            raise store_error(error) from error
         return True, attributes
 
     def _explain_refusal(self, api: KvkApi, item: dict[str, Any], now: float, latest: float) -> None:
@@ -209,36 +312,67 @@ class GlobalRateLimiter:
                     f"the monthly KVK budget for {kind} calls is spent ({int(calls)} of {cap} in {month})"
                 )
         if scheduled is not None and scheduled > latest:
-            telemetry.count("LimiterRefused")
-            raise RateLimited(
-                f"no KVK call slot within the deadline (next in {scheduled - now:.3f}s)", retry_after=scheduled - now
-            )
-
-    def _wait_until(self, start: float, now: float) -> None:
-        wait = start - now
-        if wait > 0:
-            telemetry.count("LimiterWaits")
-            self._clock.sleep(wait)
+            telemetry.count("LimiterShed")
+            raise Shed(f"no KVK call slot soon enough (next in {scheduled - now:.3f}s)", retry_after=scheduled - now)
 
     def _month(self) -> str:
         return dt.datetime.fromtimestamp(self._clock.time(), dt.UTC).strftime("%Y-%m")
 
 
+def _timed_out_reading(error: Exception) -> bool:
+    """A read timeout means the request was sent and may have been applied; a connect timeout means it was not."""
+    from botocore.exceptions import ReadTimeoutError
+
+    return isinstance(error, ReadTimeoutError)
+
+
 class KvkGuard:
-    """The global limiter (with the budget) in front of every KVK call; degrades when DynamoDB is unavailable."""
+    """The global limiter (with the budget) in front of every KVK call, and what to do when DynamoDB is down."""
 
-    def __init__(self, limiter: GlobalRateLimiter, fallback: CallLimiter) -> None:
+    def __init__(
+        self, limiter: GlobalRateLimiter, expected_environments: int = 10, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._limiter = limiter
-        self._fallback = fallback
+        self._clock = clock
+        # Every environment may be degraded at once: together they must still stay inside the rate.
+        self.degraded_rate = limiter.rate / max(expected_environments, 1)
+        self._fallback = TokenBucket(self.degraded_rate, capacity=1.0, clock=clock)
+        self._degraded_until = -math.inf
 
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
-        try:
-            self._limiter.acquire(api, deadline)
-        except StoreUnavailable as error:
-            # Failing open on the budget: KVK enforces its own quota; refusing every sign-up would be worse.
-            telemetry.count("LimiterDegraded")
-            logger.warning("global KVK rate limiter unavailable, using the per-process bucket: %s", error)
-            self._fallback.acquire(api, deadline)
+    @property
+    def degraded(self) -> bool:
+        return self._clock.monotonic() < self._degraded_until
+
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        if not self.degraded:
+            try:
+                self._limiter.acquire(api, deadline)
+                return
+            except AmbiguousUpdate as error:
+                self._degrade(error)
+                # The update may have taken a slot: a second grant from the bucket could exceed the rate.
+                raise TemporarilyUnavailable("the KVK rate limiter did not answer in time") from None
+            except StoreUnavailable as error:
+                self._degrade(error)
+        self._degraded_acquire(api, deadline)
+
+    def _degrade(self, error: StoreUnavailable) -> None:
+        if not self.degraded:
+            logger.warning(
+                "KVK rate limiter degraded for %.0fs (DynamoDB: %s): %.2f free calls/s from this environment,"
+                " paid calls refused",
+                DEGRADED_SECONDS,
+                error,
+                self.degraded_rate,
+            )
+        self._degraded_until = self._clock.monotonic() + DEGRADED_SECONDS
+
+    def _degraded_acquire(self, api: KvkApi, deadline: Deadline) -> None:
+        telemetry.count("LimiterDegraded")
+        if api.paid:
+            # Without the table nothing counts the budget: only free calls go on.
+            raise TemporarilyUnavailable("paid KVK calls wait for the rate limiter's table to be reachable")
+        self._fallback.acquire(api, deadline)
 
 
 def _n(value: float) -> dict[str, Any]:

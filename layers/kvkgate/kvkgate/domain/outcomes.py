@@ -33,11 +33,27 @@ class Unavailable(Exception):
         return cls(KVK_UNAVAILABLE, message, retry_after or 30.0)
 
 
-class CallerBudgetExceeded(Exception):
+class TooManyRequests(Exception):
+    """Come back later: ``retry_after`` seconds. Not a statement about the company, and not ``unverified``."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CallerBudgetExceeded(TooManyRequests):
     """One caller used its share of KVK lookups for now. No stale answer hides it."""
 
     def __init__(self, caller: str, limit: int, retry_after: float) -> None:
-        super().__init__(f"more than {limit} KVK lookups a minute from one caller; retry in {retry_after:.0f}s")
+        super().__init__(
+            f"more than {limit} KVK lookups a minute from one caller; retry in {retry_after:.0f}s", retry_after
+        )
         self.caller = caller
         self.limit = limit
-        self.retry_after = retry_after
+
+
+class Busy(TooManyRequests):
+    """KVK's rate is taken for longer than a caller may queue: refused at once, nothing spent."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"KVK's call rate is taken for now; retry in {retry_after:.1f}s", retry_after)

@@ -91,6 +91,11 @@ class Registry(Protocol):
         """The company profile (Basisprofiel, paid)."""
 
 
+class Redelivery(Protocol):
+    def later(self, receipt_handle: str, seconds: int) -> None:
+        """Deliver this received message again, not before ``seconds`` from now."""
+
+
 class Publisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
         """Put one event on the bus; raise if it was not accepted."""

@@ -32,7 +32,7 @@ from kvkgate.domain.contracts import (
 from kvkgate.domain.names import NameMatch, RegisteredName, Thresholds, best_match
 from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
 from kvkgate.domain.outcomes import Unavailable
-from kvkgate.domain.ports import Answer, Registration, Registry
+from kvkgate.domain.ports import Answer, Registration, Registrations, Registry
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def validate(
     items = registration.value.items
     company = _brief(items)
     try:
-        active = _is_active(kvk, items, registry, deadline, sources)
+        active = _is_active(kvk, registration.value, registry, deadline, sources)
     except _Unreachable as problem:
         return _unverified(kvk, request, problem, sources, now, company)
     if not active:
@@ -238,15 +238,15 @@ def _address_shielded(items: tuple[Registration, ...]) -> bool:
     return bool(domestic) and all(place.postal and not place.street for place in domestic)
 
 
-def _is_active(
-    kvk: str, items: tuple[Registration, ...], registry: Registry, deadline: Deadline, sources: _Sources
-) -> bool:
-    flags = [item.active for item in items]
+def _is_active(kvk: str, found: Registrations, registry: Registry, deadline: Deadline, sources: _Sources) -> bool:
+    """Active if any registration is. "Inactive" only from all of them: KVK pages its answers, and a
+    company with many ended branches can fill a whole page with inactive ones."""
+    flags = [item.active for item in found.items]
     if any(flag is True for flag in flags):
         return True
-    if flags and all(flag is False for flag in flags):
+    if found.complete and flags and all(flag is False for flag in flags):
         return False
-    # KVK did not say (the field drifted away): ask for active registrations only, one more free call.
+    # Not all seen, or KVK did not say: ask for the active registrations only, one more free call.
     try:
         active_only = sources.add(registry.active_registrations(kvk, deadline))
     except Unavailable as outage:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from kvkgate.kvk.errors import (
     KvkError,
     NotFound,
     RateLimited,
+    Shed,
     TemporarilyUnavailable,
     Unauthorized,
     error_for_response,
@@ -88,6 +90,45 @@ def _count_call(api: KvkApi, outcome: str) -> None:
     telemetry.kvk_call(api.value, outcome)
 
 
+class _SlotAtTheDoor:
+    """Takes the call's rate-limit slot at the last moment before the request leaves this process.
+
+    httpx's ``trace`` extension reports ``…send_request_headers.started`` after the connection (and
+    any TLS handshake) is ready: taking the slot there means nothing slow sits between "granted" and
+    "sent", which is what the limiter's guarantee at KVK's door needs. A request that fails before
+    sending (no connection) takes no slot. The read timeout is cut to what the deadline leaves.
+    """
+
+    def __init__(
+        self,
+        limiter: CallLimiter,
+        api: KvkApi,
+        deadline: Deadline,
+        first: bool,
+        on_grant: Callable[[KvkApi, Deadline], None] | None,
+    ) -> None:
+        self._limiter = limiter
+        self._api = api
+        self._deadline = deadline
+        self._first = first
+        self._on_grant = on_grant
+        self.taken = False
+
+    def take(self) -> None:
+        self._limiter.acquire(self._api, self._deadline, first=self._first)
+        self.taken = True
+        if self._on_grant is not None:
+            self._on_grant(self._api, self._deadline)
+
+    def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if self.taken or not event.endswith("send_request_headers.started"):
+            return
+        self.take()
+        timeouts = getattr(info.get("request"), "extensions", {}).get("timeout")
+        if isinstance(timeouts, dict):
+            timeouts["read"] = min(timeouts.get("read") or math.inf, max(self._deadline.remaining(), 0.001))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Full-jitter exponential backoff: attempt n waits uniform(0, min(cap, base * 2**n))."""
@@ -118,6 +159,7 @@ class KvkClient:
         transport: httpx.BaseTransport | None = None,
         draw: Callable[[], float] = random.random,
         observe: Callable[[KvkApi, str], None] = _count_call,
+        on_grant: Callable[[KvkApi, Deadline], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -129,6 +171,7 @@ class KvkClient:
         self._transport = transport
         self._draw = draw
         self._observe = observe
+        self._on_grant = on_grant
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -221,9 +264,15 @@ class KvkClient:
         key = self._key()
         rotated = False
         attempt = 0
+        failure: KvkError | None = None
         while True:
             try:
-                return self._attempt(api, path, params, key, deadline)
+                return self._attempt(api, path, params, key, deadline, first=attempt == 0 and not rotated)
+            except Shed:
+                # A retry with no slot left in time: report what went wrong, not the queue.
+                if failure is not None:
+                    raise failure from None
+                raise
             except Unauthorized:
                 if rotated:
                     raise
@@ -233,6 +282,7 @@ class KvkClient:
             except KvkError as error:
                 if not error.transient:
                     raise
+                failure = error
                 attempt += 1
                 delay = self._delay(error, attempt)
                 if attempt >= self._retry.max_attempts or not deadline.allows(delay):
@@ -245,14 +295,24 @@ class KvkClient:
             return float(retry_after)
         return self._retry.backoff(attempt - 1, self._draw)
 
-    def _attempt(self, api: KvkApi, path: str, params: Params, key: ApiKey, deadline: Deadline) -> KvkResponse:
-        self._limiter.acquire(api, deadline)
+    def _attempt(
+        self, api: KvkApi, path: str, params: Params, key: ApiKey, deadline: Deadline, *, first: bool
+    ) -> KvkResponse:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise TemporarilyUnavailable(f"no time left to call KVK for {path}", path=path)
         timeout = min(self._timeout, remaining)
+        door = _SlotAtTheDoor(self._limiter, api, deadline, first, self._on_grant)
+        if self._transport is not None:
+            door.take()  # a test double has no wire to wait for: the slot is taken before the request
         try:
-            response = self._client().get(path, params=list(params), headers={"apikey": key.reveal()}, timeout=timeout)
+            response = self._client().get(
+                path,
+                params=list(params),
+                headers={"apikey": key.reveal()},
+                timeout=timeout,
+                extensions={"trace": door},
+            )
         except httpx.TimeoutException:
             self._observe(api, "timeout")
             raise TemporarilyUnavailable(f"KVK did not answer within {timeout:.1f}s for {path}", path=path) from None

@@ -77,6 +77,16 @@ class BudgetExhausted(KvkError):
     """
 
 
+class Shed(KvkError):
+    """kvkgate's admission control refused the call before it was counted anywhere: no slot within
+    the queue bound, or not enough of the caller's time left for a KVK call after it. Not retried
+    within the request (waiting is what was refused); ``retry_after`` says when a slot is likely."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class UnexpectedResponse(KvkError):
     """A response that fits nothing KVK documents (e.g. a gateway 404 page, a 406). Not cached."""
 

@@ -1,7 +1,8 @@
-"""The per-process token bucket: the first tier of throttling in front of every KVK call.
+"""The seam every KVK call passes before it is sent (:class:`CallLimiter`), and a per-process token bucket.
 
-The global DynamoDB limiter (``limits``) implements the same :class:`CallLimiter` seam, so the
-client does not care which one (or which chain of them) it is given.
+The bucket alone limits an environment without a table (local runs, tests) and is the global
+limiter's fallback while DynamoDB is unavailable (``aws.limits.KvkGuard``). The global limiter and
+the per-caller budget implement the same seam, so the client does not care which chain it is given.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from kvkgate.kvk.errors import RateLimited
 
 
 class CallLimiter(Protocol):
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
-        """Return when a call to ``api`` may start; raise :class:`RateLimited` if not before ``deadline``."""
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        """Return when a call to ``api`` may start now; raise a :class:`~kvkgate.kvk.errors.KvkError` if it may not.
+
+        ``first``: the first attempt of a lookup (retries of the same lookup pass False).
+        """
 
 
 class Unlimited:
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         return None
 
 
@@ -53,7 +57,7 @@ class TokenBucket:
             self._tokens -= 1
             return wait
 
-    def acquire(self, api: KvkApi, deadline: Deadline) -> None:
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         wait = self._reserve(deadline)
         if wait:
             self._clock.sleep(wait)

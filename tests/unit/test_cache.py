@@ -371,3 +371,21 @@ def test_cache_keys_follow_the_design() -> None:
     assert cache_key(vestigingsprofiel_request("000037178598")) == CacheKey(
         "VESTIGING#000037178598", "VESTIGINGSPROFIEL"
     )
+
+
+def test_a_call_known_to_be_refused_takes_no_lease_and_answers_stale_if_it_can(
+    table: Table, cache: KvkCache, clock: FakeClock
+) -> None:
+    from kvkgate.kvk.errors import Shed
+
+    def refused() -> None:
+        raise Shed("queue too long", retry_after=1.0)
+
+    kvk = Kvk({"new": True})
+    with pytest.raises(Shed):
+        cache.lookup(KEY, kvk, identity, far(clock), admit=refused)
+    assert DynamoStore(table.client, table.name).get(KEY).lease_until is None  # nobody waits for a refused caller
+    expired_entry_in_table(cache, clock)
+    answer = cache.lookup(KEY, kvk, identity, far(clock), admit=refused)
+    assert (answer.value, answer.stale) == ({"old": True}, True)
+    assert kvk.calls == 0

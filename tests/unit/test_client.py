@@ -21,6 +21,7 @@ from kvkgate.kvk import (
     ZoekQuery,
 )
 from kvkgate.kvk.keys import ApiKey
+from kvkgate.kvk.throttle import Unlimited
 from tests.conftest import SECRET_KEY, FakeClock, ScriptedKvk, kvk_json, recording
 
 BASE = "https://api.kvk.nl/test/api"
@@ -40,7 +41,7 @@ class RotatingKey:
         return ApiKey(self.keys[0])
 
 
-class RecordingLimiter:
+class RecordingLimiter(Unlimited):
     def __init__(self) -> None:
         self.calls: list[KvkApi] = []
         self.firsts: list[bool] = []
@@ -258,7 +259,7 @@ def test_every_attempt_takes_a_limiter_slot(kvk: ScriptedKvk, clock: FakeClock) 
 def test_a_retry_refused_for_lack_of_time_reports_the_outage_not_a_busy_kvk(kvk: ScriptedKvk, clock: FakeClock) -> None:
     from kvkgate.kvk.errors import Shed
 
-    class NoTimeForRetries:
+    class NoTimeForRetries(Unlimited):
         def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
             if not first:
                 raise Shed("not enough time left for a KVK call", retry_after=0.1)

@@ -21,6 +21,7 @@ from kvkgate.aws.limits import Admission, AmbiguousUpdate, Budget, BudgetStatus,
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, TemporarilyUnavailable
 from kvkgate.kvk.errors import RateLimited, Shed
+from kvkgate.kvk.throttle import Unlimited
 from tests.conftest import FakeClock, Table
 
 EXACT = Door(grace=0.01, jitter=0.0, lead=0.0)
@@ -305,7 +306,7 @@ def test_caller_budget_counts_only_callers_and_fails_open(table: Table, clock: F
 def test_a_caller_is_charged_only_for_calls_that_get_their_slot(table: Table, clock: FakeClock) -> None:
     from kvkgate.aws.callers import CallerBudget, caller_scope
 
-    class Refusing:
+    class Refusing(Unlimited):
         def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
             raise Shed("overloaded", retry_after=1.0)
 

@@ -13,6 +13,7 @@ from kvkgate.domain.ports import Place, Registration
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.errors import BudgetExhausted
 from kvkgate.kvk.keys import StaticApiKey
+from kvkgate.kvk.throttle import Unlimited
 from kvkgate.registry import KvkRegistry
 from kvkgate.root import Environment, Overrides
 from tests.conftest import SECRET_KEY, FakeClock, ScriptedKvk, kvk_json, recording
@@ -115,7 +116,7 @@ def test_outages_keep_kvks_retry_after(kvk: ScriptedKvk, clock: FakeClock) -> No
 
 
 def test_a_spent_budget_says_so(clock: FakeClock) -> None:
-    class Spent:
+    class Spent(Unlimited):
         def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
             raise BudgetExhausted("spent")
 

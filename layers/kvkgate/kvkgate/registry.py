@@ -109,7 +109,11 @@ class KvkRegistry:
         """
         try:
             return self.cache.lookup(
-                cache_key(request), lambda: self.client.fetch(request, deadline=deadline), parse, deadline
+                cache_key(request),
+                lambda: self.client.fetch(request, deadline=deadline),
+                parse,
+                deadline,
+                admit=lambda: self.client.admit(request, deadline),
             )
         except InvalidRequest as error:
             if about_number and error.code == INVALID_KVK_NUMBER:

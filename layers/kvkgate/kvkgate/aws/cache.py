@@ -292,8 +292,12 @@ class KvkCache:
         fetch: Callable[[], KvkResponse],
         parse: Callable[[Any], T],
         deadline: Deadline,
+        admit: Callable[[], None] | None = None,
     ) -> Lookup[T]:
         """The answer for ``key``: from L1, from DynamoDB if fresh, else from KVK via ``fetch``.
+
+        ``admit`` raises when the call to KVK is already known to be refused: then nothing more is
+        asked of the table (no lease), and a stale answer is used if there is one.
 
         Concurrent misses for one key make one KVK call: the caller that takes the lease fetches,
         the others wait for its answer. A waiter that holds a stale answer does not wait long, and
@@ -311,6 +315,17 @@ class KvkCache:
             if hit is not None:
                 telemetry.count("CacheHit")
                 return hit
+        if admit is not None:
+            try:
+                admit()
+            except KvkError:
+                fallback = (
+                    _parsed(stored, parse, stale=True) if stored is not None and stored.usable_stale(now) else None
+                )
+                if fallback is None:
+                    raise
+                telemetry.count("CacheStale")
+                return fallback
         token, seen = self._lease(key, now)
         if token is None and self._store is not None and deadline.allows(self.policy.poll_seconds):
             waited = self._wait_for_other_fetcher(key, seen, stored, parse, deadline)

@@ -50,6 +50,9 @@ class CallerBudget:
         self._then = then
         self._clock = clock
 
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        self._then.admit(api, deadline)
+
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         """Charge the caller once per lookup (not per retry), and only for a call that gets its slot."""
         caller = _current_caller.get() if first else None

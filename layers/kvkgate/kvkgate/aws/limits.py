@@ -163,21 +163,30 @@ class GlobalRateLimiter:
             telemetry.count("LimiterForfeits")
             self._uncount(api)
 
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        """Refuse at once what this process already knows cannot get a slot in time (no I/O)."""
+        self._latest(self._clock.time(), deadline)
+
+    def _latest(self, now: float, deadline: Deadline) -> float:
+        """The latest start the caller may be given; Shed if there can be none."""
+        room = min(self.admission.max_queue_seconds, deadline.remaining() - self.admission.call_seconds)
+        if room < 0:
+            telemetry.count("LimiterShed")
+            raise Shed("not enough time left for a KVK call", retry_after=self.interval)
+        latest = now + room
+        if self._last_seen_next > latest:
+            # The schedule only moves forward: there is no slot by ``latest`` now either. No need to ask.
+            telemetry.count("LimiterShed")
+            wait = self._last_seen_next - now
+            raise Shed(f"no KVK call slot soon enough (next in {wait:.3f}s)", retry_after=wait)
+        return latest
+
     def reserve(self, api: KvkApi, deadline: Deadline) -> Slot:
         """Take the next slot the caller may use, in one conditional update (two when the guess is wrong)."""
         rounds = 0
         while True:
             now = self._clock.time()
-            room = min(self.admission.max_queue_seconds, deadline.remaining() - self.admission.call_seconds)
-            if room < 0:
-                telemetry.count("LimiterShed")
-                raise Shed("not enough time left for a KVK call", retry_after=self.interval)
-            latest = now + room
-            if self._last_seen_next > latest:
-                # The schedule only moves forward: no slot by ``latest`` now either. No need to ask.
-                telemetry.count("LimiterShed")
-                wait = self._last_seen_next - now
-                raise Shed(f"no KVK call slot soon enough (next in {wait:.3f}s)", retry_after=wait)
+            latest = self._latest(now, deadline)
             # Guess from what we saw last whether the schedule is busy or idle: a right guess is
             # one round trip, a wrong one two. Busy first: that is where the traffic is.
             if self._last_seen_next >= now + self.door.busy_from:
@@ -342,6 +351,10 @@ class KvkGuard:
     @property
     def degraded(self) -> bool:
         return self._clock.monotonic() < self._degraded_until
+
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        if not self.degraded:
+            self._limiter.admit(api, deadline)
 
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         if not self.degraded:

@@ -217,6 +217,10 @@ class KvkClient:
     def naamgeving(self, kvk_nummer: str, *, deadline: Deadline) -> Naamgeving:
         return self._get_model(Naamgeving, naamgeving_request(kvk_nummer), deadline)
 
+    def admit(self, request: KvkRequest, deadline: Deadline) -> None:
+        """Raise at once if the limits already know this call would be refused (no I/O)."""
+        self._limiter.admit(request.api, deadline)
+
     def fetch(self, request: KvkRequest, *, deadline: Deadline) -> KvkResponse:
         """The raw answer of a successful call: what the cache stores, parsed later by a model."""
         return self._call(request.api, request.path, request.params, deadline)

@@ -22,9 +22,15 @@ class CallLimiter(Protocol):
         ``first``: the first attempt of a lookup (retries of the same lookup pass False).
         """
 
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        """Raise at once, without any I/O, if this process already knows the call would be refused."""
+
 
 class Unlimited:
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        return None
+
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
         return None
 
 
@@ -56,6 +62,9 @@ class TokenBucket:
                 raise RateLimited(f"no KVK call slot within the deadline (next in {wait:.3f}s)", retry_after=wait)
             self._tokens -= 1
             return wait
+
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        return None
 
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         wait = self._reserve(deadline)

@@ -32,7 +32,7 @@ def company(call: Call) -> Contract:
 def trade_name_check(call: Call) -> Contract:
     env = root.environment()
     request = call.body(TradeNameCheckRequest)
-    return companies.check_trade_name(request, env.registry, call.deadline, env.now(), env.policy.thresholds)
+    return companies.check_trade_name(request, env.registry, call.deadline, env.now())
 
 
 ROUTES = {

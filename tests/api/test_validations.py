@@ -19,6 +19,8 @@ def test_valid_company_and_name_and_the_second_answer_comes_from_the_cache(api: 
         "score": 1.0,
         "matchedName": "Test EMZ Dagobert",
         "nameType": "tradeName",
+        "comparedWith": "Test EMZ Dagobert",
+        "differences": [],
     }
     assert body["checks"]["address"] == {"result": "skipped"}
     assert body["company"] == {"name": "Test EMZ Dagobert", "city": "Amsterdam"}
@@ -38,12 +40,24 @@ def test_a_part_of_the_name_is_a_partial_match_with_a_reason(api: Api) -> None:
     assert answer.body["verdict"] == "valid"
 
 
-def test_another_companys_name_is_a_mismatch_after_asking_naamgeving(api: Api) -> None:
+def test_another_companys_name_is_a_mismatch_decided_by_the_free_name_search(api: Api) -> None:
     answer = api.validate(kvkNumber="68750110", tradeName="Test NV Katrien")
     assert answer.body["verdict"] == "invalid"
-    assert answer.body["checks"]["tradeName"]["result"] == "mismatch"
+    name = answer.body["checks"]["tradeName"]
+    assert name["result"] == "mismatch"
+    assert name["comparedWith"] == "Test BV Donald"
+    assert {"typed": "Katrien", "registered": None} in name["differences"]
     assert [reason["code"] for reason in answer.body["reasons"]] == ["TRADE_NAME_MISMATCH"]
-    assert api.kvk_calls()["calls"] == {"zoeken": 1, "naamgeving": 1}
+    assert api.kvk_calls()["calls"] == {"zoeken": 2}  # KVK's whole-word search of every name: no paid call
+
+
+def test_a_former_name_is_valid_and_said_to_be_former(api: Api) -> None:
+    """Sandbox 68750110 was "Test BV Kwik": KVK's name search still finds it, as vervallenNaam."""
+    answer = api.validate(kvkNumber="68750110", tradeName="Test BV Kwik")
+    name = answer.body["checks"]["tradeName"]
+    assert (answer.body["verdict"], name["result"], name["nameType"]) == ("valid", "partial", "expiredName")
+    assert [reason["code"] for reason in answer.body["reasons"]] == ["TRADE_NAME_EXPIRED"]
+    assert api.kvk_calls()["paidCalls"] == 0
 
 
 def test_a_trade_name_of_a_branch_matches_through_naamgeving(api: Api) -> None:

@@ -45,7 +45,8 @@ def test_valid_number_and_name_sign_up(stack: Stack) -> None:
         ({}, "Please enter the KVK number of your company."),
         (
             {"custom:kvk_number": "68750110", "custom:company_name": "Test NV Katrien"},
-            "'Test NV Katrien' is not a name registered for KVK number 68750110.",
+            "'Test NV Katrien' is not a name registered for KVK number 68750110."
+            " KVK knows this company as 'Test BV Donald'.",
         ),
     ],
 )

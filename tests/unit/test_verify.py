@@ -39,6 +39,7 @@ class FakeRegistry:
     registrations_: Answer[Any] | Exception = field(default_factory=lambda: found(Registrations((branch(),), 1)))
     active_: Answer[Any] | Exception = field(default_factory=lambda: found(Registrations((branch(),), 1)))
     at_: Answer[Any] | Exception = field(default_factory=lambda: found(Registrations((branch(),), 1)))
+    named_: Answer[Any] | Exception = field(default_factory=lambda: found(None))
     names_: Answer[Any] | Exception = field(
         default_factory=lambda: found((RegisteredName("Test BV Donald", "statutoryName"),))
     )
@@ -58,6 +59,9 @@ class FakeRegistry:
 
     def registrations_at(self, kvk_number: str, postcode: str, house_number: int, deadline: Deadline) -> Answer[Any]:
         return self._give("registrations_at", self.at_)
+
+    def registrations_named(self, kvk_number: str, words: str, deadline: Deadline) -> Answer[Any]:
+        return self._give("registrations_named", self.named_)
 
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[Any]:
         return self._give("names", self.names_)
@@ -94,12 +98,30 @@ def test_the_activity_fallback_failing_is_unverified_not_inactive(code: str) -> 
 
 
 @pytest.mark.parametrize("code", sorted(OUTAGES))
-def test_the_name_check_failing_is_unverified_not_a_mismatch(code: str) -> None:
-    registry = FakeRegistry(names_=OUTAGES[code]())
+def test_the_free_name_search_failing_is_unverified_not_a_mismatch(code: str) -> None:
+    registry = FakeRegistry(named_=OUTAGES[code]())
     result = check(registry, tradeName="Een Heel Andere Naam")
     assert (result.verdict, codes(result)) == ("unverified", [code])
     assert result.checks.trade_name.result == "unknown"
-    assert registry.asked == ["registrations", "names"]
+    assert registry.asked == ["registrations", "registrations_named"]
+
+
+@pytest.mark.parametrize("code", sorted(OUTAGES))
+def test_the_paid_name_check_failing_is_unverified_not_a_mismatch(code: str) -> None:
+    registry = FakeRegistry(names_=OUTAGES[code]())
+    result = check(registry, tradeName="Gebr. Andere & Zonen")  # KVK's search may spell these otherwise
+    assert (result.verdict, codes(result)) == ("unverified", [code])
+    assert result.checks.trade_name.result == "unknown"
+    assert registry.asked == ["registrations", "registrations_named", "names"]
+
+
+def test_a_partial_name_stands_when_kvk_cannot_be_asked_for_more() -> None:
+    result = check(FakeRegistry(named_=Unavailable.kvk_down()), tradeName="Donald BV")
+    assert (result.verdict, codes(result), result.checks.trade_name.result) == (
+        "valid",
+        ["TRADE_NAME_PARTIAL"],
+        "partial",
+    )
 
 
 @pytest.mark.parametrize("code", sorted(OUTAGES))
@@ -125,7 +147,7 @@ def test_a_caller_over_its_budget_is_not_turned_into_a_verdict() -> None:
     with pytest.raises(CallerBudgetExceeded):
         check(FakeRegistry(registrations_=refused))
     with pytest.raises(CallerBudgetExceeded):
-        check(FakeRegistry(names_=refused), tradeName="Een Heel Andere Naam")
+        check(FakeRegistry(named_=refused), tradeName="Een Heel Andere Naam")
 
 
 def test_inactive_only_when_kvk_says_so() -> None:
@@ -188,3 +210,51 @@ def test_a_shielded_address_is_skipped_not_compared() -> None:
     result = check(registry, postcode="8823 SJ", houseNumber="3")
     assert (result.verdict, codes(result), result.checks.address.result) == ("valid", ["ADDRESS_SHIELDED"], "skipped")
     assert "registrations_at" not in registry.asked
+
+
+def named(*hits: tuple[str, str | None]) -> Answer[Registrations]:
+    """What KVK's whole-word name search answers: per hit the name that matched and an expired name."""
+    items = tuple(
+        Registration(KVK, "000037178601", "branch", name, True, expired_name=expired) for name, expired in hits
+    )
+    return found(Registrations(items, len(items)))
+
+
+def test_a_second_trade_name_is_found_by_the_free_search_not_the_paid_one() -> None:
+    registry = FakeRegistry(named_=named(("Donald's Appelboomgaard", None)))
+    result = check(registry, tradeName="Donald's Appelboomgaard")
+    assert (result.verdict, result.checks.trade_name.result) == ("valid", "match")
+    assert result.checks.trade_name.matched_name == "Donald's Appelboomgaard"
+    assert "names" not in registry.asked
+
+
+def test_a_name_no_registration_holds_is_a_mismatch_decided_for_free() -> None:
+    registry = FakeRegistry()  # the free search finds nothing
+    result = check(registry, tradeName="Bakkerij De Hoek")
+    assert (result.verdict, codes(result)) == ("invalid", ["TRADE_NAME_MISMATCH"])
+    assert "names" not in registry.asked
+    name = result.checks.trade_name
+    assert name.compared_with == "Test BV Donald"
+    assert "KVK knows this company as 'Test BV Donald'" in result.reasons[0].message
+
+
+def test_a_former_name_is_reported_as_such() -> None:
+    registry = FakeRegistry(named_=named(("Test BV Donald", "Test BV Kwik")))
+    result = check(registry, tradeName="Test BV Kwik")
+    name = result.checks.trade_name
+    assert (result.verdict, name.result, name.name_type, codes(result)) == (
+        "valid",
+        "partial",
+        "expiredName",
+        ["TRADE_NAME_EXPIRED"],
+    )
+    strict = check(registry, Policy(expired_name_result="mismatch"), tradeName="Test BV Kwik")
+    assert (strict.verdict, strict.checks.trade_name.result) == ("invalid", "mismatch")
+
+
+def test_a_look_alike_says_which_words_differ() -> None:
+    registry = FakeRegistry(registrations_=found(Registrations((branch("Bakkerij 't Hoekje B.V."),), 1)))
+    result = check(registry, tradeName="Bakkerij De Hoek B.V.")
+    name = result.checks.trade_name
+    assert (result.verdict, name.result, name.compared_with) == ("invalid", "mismatch", "Bakkerij 't Hoekje B.V.")
+    assert [(item.typed, item.registered) for item in name.differences] == [("Hoek", "Hoekje")]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 KVK_TEST_BASE_URL = "https://api.kvk.nl/test/api"
 KVK_PRODUCTION_BASE_URL = "https://api.kvk.nl/api"
@@ -51,9 +51,8 @@ class Settings(BaseModel):
     kvk_expected_environments: int = Field(10, alias="KVK_EXPECTED_ENVIRONMENTS", ge=1, le=10_000)
     kvk_ca_bundle: Path | None = Field(None, alias="KVK_CA_BUNDLE")
     caller_lookups_per_minute: int = Field(60, alias="CALLER_KVK_LOOKUPS_PER_MINUTE", ge=0)
-    name_match_threshold: float = Field(0.97, alias="NAME_MATCH_THRESHOLD", gt=0, le=1)
-    name_partial_threshold: float = Field(0.75, alias="NAME_PARTIAL_THRESHOLD", gt=0, le=1)
     partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
+    expired_name_result: Literal["partial", "mismatch"] = Field("partial", alias="EXPIRED_NAME_RESULT")
     http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
     signup_event_source: str = Field("app.signup", alias="SIGNUP_EVENT_SOURCE", min_length=1)
     max_receive_count: int = Field(10, alias="MAX_RECEIVE_COUNT", ge=1)
@@ -72,12 +71,6 @@ class Settings(BaseModel):
         if value.endswith(("/v1", "/v2")):
             raise ValueError("must be the root without the API version, such as " + KVK_TEST_BASE_URL)
         return value
-
-    @model_validator(mode="after")
-    def _thresholds(self) -> Settings:
-        if self.name_partial_threshold > self.name_match_threshold:
-            raise ValueError("NAME_PARTIAL_THRESHOLD must not exceed NAME_MATCH_THRESHOLD")
-        return self
 
     @field_validator("kvk_ca_bundle")
     @classmethod

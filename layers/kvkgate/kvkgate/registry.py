@@ -87,6 +87,15 @@ class KvkRegistry:
         )
         return self._search(query, deadline)
 
+    def registrations_named(self, kvk_number: str, words: str, deadline: Deadline) -> Answer[Registrations | None]:
+        query = ZoekQuery(
+            kvkNummer=kvk_number,
+            naam=words,
+            inclusiefInactieveRegistraties=True,
+            resultatenPerPagina=COMPANY_SEARCH_PAGE,
+        )
+        return self._search(query, deadline)
+
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
         found = self._lookup(naamgeving_request(kvk_number), Naamgeving.model_validate, deadline, about_number=True)
         return _answer(found, lambda naming: tuple(registered_names(naming)))

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from kvkgate.aws.cache import CachePolicy, DynamoStore, KvkCache
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.config import ConfigError, Settings, settings
-from kvkgate.domain.names import Thresholds
 from kvkgate.domain.ports import Publisher, Redelivery
 from kvkgate.domain.verify import Policy
 from kvkgate.kvk.apis import KvkApi
@@ -145,8 +144,7 @@ class Environment:
     @functools.cached_property
     def policy(self) -> Policy:
         config = self.settings
-        thresholds = Thresholds(match=config.name_match_threshold, partial=config.name_partial_threshold)
-        return Policy(thresholds=thresholds, partial_name_verdict=config.partial_name_verdict)
+        return Policy(partial_name_verdict=config.partial_name_verdict, expired_name_result=config.expired_name_result)
 
     @functools.cached_property
     def publisher(self) -> Publisher:

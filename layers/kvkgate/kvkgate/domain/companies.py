@@ -12,8 +12,9 @@ from kvkgate.domain.contracts import (
     ScoredName,
     TradeNameCheckRequest,
     TradeNameCheckResult,
+    WordDifference,
 )
-from kvkgate.domain.names import Thresholds, best_match
+from kvkgate.domain.names import best_match
 from kvkgate.domain.numbers import parse_kvk_number
 from kvkgate.domain.outcomes import NotRegistered
 from kvkgate.domain.ports import Answer, Registry
@@ -39,14 +40,13 @@ def check_trade_name(
     registry: Registry,
     deadline: Deadline,
     now: dt.datetime,
-    thresholds: Thresholds | None = None,
 ) -> TradeNameCheckResult:
     """Raises NumberFormatError, NotRegistered, Unavailable."""
     kvk = parse_kvk_number(request.kvk_number)
     answer = registry.names(kvk, deadline)
     if answer.value is None:
         raise NotRegistered(kvk)
-    found = best_match(request.trade_name, list(answer.value), thresholds)
+    found = best_match(request.trade_name, list(answer.value))
     best = found.best
     return TradeNameCheckResult(
         kvk_number=kvk,
@@ -58,8 +58,12 @@ def check_trade_name(
         )
         if best and found.result != "mismatch"
         else None,
+        compared_with=best.candidate.name if best else None,
+        differences=[WordDifference(typed=item.typed, registered=item.registered) for item in found.differences],
         candidates=[
-            ScoredName(name=item.candidate.name, name_type=item.candidate.name_type, score=item.score)
+            ScoredName(
+                name=item.candidate.name, name_type=item.candidate.name_type, score=item.score, result=item.result
+            )
             for item in found.ranked[:MAX_CANDIDATES]
         ],
         meta=_meta(answer, now),

@@ -112,11 +112,21 @@ class Reason(Contract):
     message: str
 
 
+class WordDifference(Contract):
+    """A typed word and the registered word it differs from; null where one side has none."""
+
+    typed: str | None
+    registered: str | None
+
+
 class NameCheck(Contract):
     result: MatchState
     score: float | None = None
     matched_name: str | None = None
     name_type: NameType | None = None
+    # The registered name compared with (matchedName, or the closest one on a mismatch) and how the words differ.
+    compared_with: str | None = None
+    differences: list[WordDifference] = Field(default_factory=list)
 
 
 class AddressCheck(Contract):
@@ -205,6 +215,7 @@ class ScoredName(Contract):
     name: str
     name_type: NameType
     score: float
+    result: Literal["match", "partial", "mismatch"]
 
 
 class TradeNameCheckResult(Contract):
@@ -213,5 +224,7 @@ class TradeNameCheckResult(Contract):
     result: Literal["match", "partial", "mismatch"]
     score: float
     best_match: BestMatch | None
+    compared_with: str | None
+    differences: list[WordDifference]
     candidates: list[ScoredName]
     meta: Meta

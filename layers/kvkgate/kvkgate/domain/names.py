@@ -1,200 +1,132 @@
-"""Trade-name matching: does the name a customer typed belong to the registration? Pure functions.
+"""Trade-name matching: is the name a customer typed this registration's name, the customer's own
+shorthand of it, or another company's? Word by word, pure functions.
 
-Normalisation, in order: Unicode compatibility form, case folding, diacritics removed
-(``Coöperatie`` = ``Cooperatie``), ``&``/``+``/``and``/``und`` read as ``en``, punctuation
-removed (so ``B.V.`` = ``BV``), Dutch and English number words read as digits (``drie`` = ``3``,
-``tweede`` = ``2e``; ``een`` is left alone: it is also the article), legal-form words set aside.
+**Normalisation.** Case, diacritics and punctuation go (``B.V.`` = ``BV``, ``Coöperatie`` =
+``Cooperatie``), ``&``/``+``/``and`` read as ``en``, number words as digits (``drie`` = ``3``,
+``tweede`` = ``2e``), common abbreviations are written out (``Gebr.`` = ``Gebroeders``), a
+genitive ``'s`` is dropped. Legal forms (``B.V.``, ``Besloten Vennootschap``, ``V.O.F.``,
+``Stichting`` …) are set aside: people add, drop and rewrite them freely.
 
-Legal forms (``BV``, ``Besloten Vennootschap``, ``NV``, ``VOF``, ``CV``, ``Stichting``,
-``Vereniging``, ``Coöperatie``, ``UA``/``WA``/``BA``, ``Eenmanszaak``, ``Maatschap``, ...) are
-not part of the name for comparison, because people add or drop them freely. When *both* names
-state a legal form and the forms differ, the match is capped at ``partial``. ``Holding`` is
-deliberately *not* a legal form: "Jansen Holding B.V." and "Jansen B.V." are usually two
-different companies, so ``holding`` stays a significant word.
+**What a word says about identity** (vocabularies in ``vocabulary/``, each with its source):
 
-Scoring: identical normalised words (in any order) score 1.0. Otherwise the score is the
-similarity of the sorted word strings (difflib), raised to at least ``SUBSET_SCORE`` when one
-name's words are all contained in the other's. Results: ``match`` at or above the match
-threshold (default 0.97, i.e. practically only identical names: a one-letter difference is
-often another company, e.g. Jansen / Janssen), ``partial`` at or above the partial threshold
-(default 0.75), ``mismatch`` below. Both thresholds are settings (``NAME_MATCH_THRESHOLD``,
-``NAME_PARTIAL_THRESHOLD``).
+* *filler* — articles, prepositions (``de``, ``van``, ``en``): ignored;
+* *entity* — ``holding``, ``groep``, ``beheer``, ``vastgoed`` …: a different company of a group;
+* *generic* — trade and descriptive words (``bakkerij``, ``bouw``, ``installatietechniek``,
+  ``nederland``, ``services``) and places: little identity, a customer may drop them;
+* *word* — ordinary dictionary words (``test``, ``gouden``, ``bank``): some identity;
+* *name* — everything else: surnames, given names, brands, coined words. Most identity.
+
+**The comparison.** Typed and registered words are paired: equal words, a word written as two
+(``Van den Berg`` / ``Vandenberg``, ``Bouw Bedrijf`` / ``Bouwbedrijf``), an initialism of the
+other side's words, or a single-edit typo inside a word of at least 7 letters that does not turn
+it into another known word or name (``Heinekne``, not ``Jansen`` for ``Janssen``). Then:
+
+* ``match`` — every word paired exactly (order free); legal forms the same or stated on one side;
+* ``partial`` — the customer's shorthand: the typed words are a subset of the registered name
+  that keeps at least one *name* word and drops only generic or ordinary words, or pairs by an
+  initialism or a typo, or the legal forms differ;
+* ``mismatch`` — a typed word the registration does not have (changed or added, e.g. ``Hoek`` for
+  ``Hoekje``, ``Jansen`` for ``Janssen``), a dropped *name* or *entity* word (``X Holding`` is not
+  ``X``), or nothing with identity in common.
+
+Every comparison says which words differed, so an answer can say "KVK knows this company as …".
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from dataclasses import dataclass
-from difflib import SequenceMatcher
-from typing import Literal
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kvkgate.domain import vocabulary
 
 MatchResult = Literal["match", "partial", "mismatch"]
-
-SUBSET_SCORE = 0.8
-LEGAL_FORM_CONFLICT_CAP = 0.9
+WordKind = Literal["filler", "entity", "generic", "word", "name"]
 MAX_NAME_LENGTH = 500
-
-# Multi-word legal forms first, so "besloten vennootschap" is taken before "vennootschap".
-_LEGAL_FORMS: list[tuple[tuple[str, ...], str]] = [
-    (("besloten", "vennootschap", "met", "beperkte", "aansprakelijkheid"), "bv"),
-    (("besloten", "vennootschap"), "bv"),
-    (("naamloze", "vennootschap"), "nv"),
-    (("vennootschap", "onder", "firma"), "vof"),
-    (("commanditaire", "vennootschap"), "cv"),
-    (("cooperatie", "ua"), "cooperatie"),
-    (("cooperatieve", "vereniging"), "cooperatie"),
-    (("onderlinge", "waarborgmaatschappij"), "owm"),
-    (("vereniging", "van", "eigenaars"), "vve"),
-    (("bv",), "bv"),
-    (("nv",), "nv"),
-    (("vof",), "vof"),
-    (("cv",), "cv"),
-    (("stichting",), "stichting"),
-    (("vereniging",), "vereniging"),
-    (("cooperatie",), "cooperatie"),
-    (("ua",), "ua"),
-    (("wa",), "wa"),
-    (("ba",), "ba"),
-    (("eenmanszaak",), "eenmanszaak"),
-    (("maatschap",), "maatschap"),
-    (("owm",), "owm"),
-    (("vve",), "vve"),
-    (("ltd",), "ltd"),
-    (("gmbh",), "gmbh"),
-    (("inc",), "inc"),
-]
-# Liability suffixes of a coöperatie or OWM say nothing about which company it is.
-_NEUTRAL_FORMS = frozenset({"ua", "wa", "ba"})
-_NUMBER_WORDS = {
-    "twee": "2",
-    "drie": "3",
-    "vier": "4",
-    "vijf": "5",
-    "zes": "6",
-    "zeven": "7",
-    "acht": "8",
-    "negen": "9",
-    "tien": "10",
-    "elf": "11",
-    "twaalf": "12",
-    "honderd": "100",
-    "duizend": "1000",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eerste": "1e",
-    "tweede": "2e",
-    "derde": "3e",
-    "vierde": "4e",
-    "vijfde": "5e",
-    "zesde": "6e",
-    "zevende": "7e",
-    "achtste": "8e",
-    "negende": "9e",
-    "tiende": "10e",
-    "first": "1e",
-    "second": "2e",
-    "third": "3e",
-}
-_CONJUNCTIONS = {"and": "en", "und": "en", "et": "en"}
-_ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:ste|de|e|st|nd|rd|th)$")
+TYPO_MIN_LENGTH = 7
+INITIALISM_LENGTH = range(2, 7)
+# A surname this common is a surname first, even where it is also a trade word (Bakker, Visser).
+SURNAME_FIRST_RANK = 100
+_RESULT_ORDER = {"match": 0, "partial": 1, "mismatch": 2}
+_TYPE_PREFERENCE = {"statutoryName": 0, "name": 1, "tradeName": 2, "alsoKnownAs": 3, "expiredName": 4}
 _WORD = re.compile(r"[a-z0-9]+")
+# Dotted initials (B.V., v.d.) first, then words (with apostrophes: 't), then & and +.
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|[\w'’`]+|[&+]")
+_GENITIVE = re.compile(r"(?<=\w)['’`]s\b", re.IGNORECASE)
+_ELIDED = re.compile(r"(\w+)-\s*(en|&|of|and|und|\+|/)\s*(\w{5,})", re.IGNORECASE)
+# Quoted or bracketed parts of a registered name are names of the company too: Magazijn "De Bijenkorf".
+_ALSO_CALLED = re.compile(r"\(([^()]+)\)|[\"“”]([^\"“”]+)[\"“”]")
+_ORDINAL = re.compile(r"^(\d+)(?:ste|de|e|st|nd|rd|th)$")
+# A coöperatie's liability suffix and "in oprichting" say nothing about which company it is.
+_NO_IDENTITY_FORMS = frozenset({"ua", "wa", "ba", "io"})
 
 
 @dataclass(frozen=True)
-class NormalisedName:
-    words: tuple[str, ...]
+class Word:
+    """One word of a name: as compared (``norm``), as written (``shown``) and what it says about identity."""
+
+    norm: str
+    shown: str
+    kind: WordKind
+    plain: bool = False  # written as KVK's whole-word search will see it (no rewriting, a-z and digits only)
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    words: tuple[Word, ...]  # fillers included, in order
     legal_forms: frozenset[str]
+    legal_text: str  # the legal form as written, for differences
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        return " ".join(sorted(self.words))
+        return " ".join(sorted(self.norms))
 
+    @functools.cached_property
+    def norms(self) -> frozenset[str]:
+        return frozenset(word.norm for word in self.words if word.kind != "filler")
 
-@dataclass(frozen=True)
-class Thresholds:
-    match: float = 0.97
-    partial: float = 0.75
+    @functools.cached_property
+    def shapes(self) -> frozenset[str]:
+        """What another name could pair with beyond its exact words: words written together, initials."""
+        everything = [True] * len(self.words)
+        joined = {
+            "".join(word.norm for word in self.words[start : start + length])
+            for length in (2, 3)
+            for start in range(len(self.words) - length + 1)
+        }
+        return frozenset(joined | {initials for initials, run in _runs(list(self.words), everything) if len(run) > 1})
 
-    def __post_init__(self) -> None:
-        if not 0 < self.partial <= self.match <= 1:
-            raise ValueError("name thresholds must satisfy 0 < partial <= match <= 1")
-
-    def classify(self, score: float) -> MatchResult:
-        if score >= self.match:
-            return "match"
-        return "partial" if score >= self.partial else "mismatch"
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-def _words(text: str) -> list[str]:
-    # "B.V." and "V.O.F." must become "bv" and "vof", not "b v" and "v o f".
-    folded = re.sub(r"(?<=\b[a-z])\.(?=[a-z]\b)", "", _fold(text).replace("&", " en ").replace("+", " en "))
-    words = []
-    for word in _WORD.findall(folded.replace(".", " ").replace("'", "")):
-        word = _CONJUNCTIONS.get(word, word)
-        word = _NUMBER_WORDS.get(word, word)
-        ordinal = _ORDINAL_SUFFIX.match(word)
-        words.append(f"{ordinal.group(1)}e" if ordinal else word)
-    return words
-
-
-def normalise(name: str) -> NormalisedName:
-    """Words of ``name`` for comparison, and the legal forms it stated."""
-    words = _words(name[:MAX_NAME_LENGTH])
-    kept: list[str] = []
-    forms: set[str] = set()
-    index = 0
-    while index < len(words):
-        for phrase, form in _LEGAL_FORMS:
-            if tuple(words[index : index + len(phrase)]) == phrase:
-                forms.add(form)
-                index += len(phrase)
-                break
-        else:
-            kept.append(words[index])
-            index += 1
-    # A name that is nothing but a legal form ("Stichting") keeps its words, or it would match anything.
-    if not kept:
-        kept = list(words)
-    return NormalisedName(tuple(kept), frozenset(forms - _NEUTRAL_FORMS))
-
-
-def score(typed: str, registered: str) -> float:
-    """Similarity in 0..1 of a typed name and one registered name."""
-    left, right = normalise(typed), normalise(registered)
-    if not left.words or not right.words:
-        return 0.0
-    if left.key == right.key:
-        value = 1.0
-    else:
-        # difflib's ratio depends on argument order; take both so score(a, b) == score(b, a).
-        value = max(
-            SequenceMatcher(None, left.key, right.key, autojunk=False).ratio(),
-            SequenceMatcher(None, right.key, left.key, autojunk=False).ratio(),
+    def may_pair_with(self, other: ParsedName) -> bool:
+        """False only when no rule could pair a word of the two names: then they are different names."""
+        if self.norms & other.norms or self.norms & other.shapes or other.norms & self.shapes:
+            return True
+        long_words = other.long_words
+        if not long_words:
+            return False
+        distance = _osa().distance
+        return any(
+            distance(mine, theirs, score_cutoff=1) <= 1
+            for mine in self.norms
+            for size in (len(mine) - 1, len(mine), len(mine) + 1)
+            for theirs in long_words.get(size, ())
         )
-        if set(left.words) <= set(right.words) or set(right.words) <= set(left.words):
-            value = max(value, SUBSET_SCORE)
-    if left.legal_forms and right.legal_forms and not left.legal_forms & right.legal_forms:
-        value = min(value, LEGAL_FORM_CONFLICT_CAP)
-    return round(value, 4)
+
+    @functools.cached_property
+    def long_words(self) -> dict[int, tuple[str, ...]]:
+        """Words long enough that a typo in them is forgiven, by length."""
+        found: dict[int, list[str]] = {}
+        for norm in self.norms:
+            if len(norm) >= TYPO_MIN_LENGTH:
+                found.setdefault(len(norm), []).append(norm)
+        return {size: tuple(words) for size, words in found.items()}
 
 
 @dataclass(frozen=True)
 class RegisteredName:
-    """A registered name and where it comes from (``nameType``: statutoryName, name, tradeName, alsoKnownAs)."""
+    """A registered name and where it comes from (``nameType``)."""
 
     name: str
     name_type: str
@@ -202,9 +134,27 @@ class RegisteredName:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """A typed word and the registered word it differs from (None where one side has no counterpart)."""
+
+    typed: str | None
+    registered: str | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    result: MatchResult
+    score: float
+    differences: tuple[Difference, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class NameScore:
     candidate: RegisteredName
     score: float
+    result: MatchResult = "mismatch"
+    differences: tuple[Difference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,22 +164,414 @@ class NameMatch:
     best: NameScore | None
     ranked: tuple[NameScore, ...]
 
+    @property
+    def differences(self) -> tuple[Difference, ...]:
+        return self.best.differences if self.best else ()
 
-_TYPE_PREFERENCE = {"statutoryName": 0, "name": 1, "tradeName": 2, "alsoKnownAs": 3}
+
+# -- normalisation ------------------------------------------------------------------------------
 
 
-def best_match(typed: str, candidates: list[RegisteredName], thresholds: Thresholds | None = None) -> NameMatch:
-    """Score ``typed`` against every candidate; best first (ties: statutory name before trade names)."""
-    limits = thresholds or Thresholds()
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _known(word: str) -> bool:
+    return (
+        word in vocabulary.dictionary_words() or word in vocabulary.generic_words() or word in vocabulary.common_words()
+    )
+
+
+def _complete_elided(found: re.Match[str]) -> str:
+    """Dutch writes "Turn- en Gymnastiekvereniging" for "Turnvereniging en Gymnastiekvereniging":
+    give the first word the last one's tail (its longest ending that is a word of its own)."""
+    head, joiner, last = found.group(1), found.group(2), found.group(3)
+    folded = fold(last)
+    tail = next((folded[start:] for start in range(1, len(folded) - 2) if _known(folded[start:])), None)
+    return f"{head}{tail} {joiner} {last}" if tail else found.group()
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """(word as compared, word as written); ``B.V.`` and ``v.d.`` stay one word, ``&`` reads ``en``."""
+    tokens = []
+    text = _ELIDED.sub(_complete_elided, _GENITIVE.sub("", text[:MAX_NAME_LENGTH]))
+    for found in _TOKEN.finditer(text):
+        shown = found.group()
+        if shown in ("&", "+"):
+            tokens.append(("en", shown))
+            continue
+        folded = fold(shown)
+        tokens += [(part, shown) for part in _WORD.findall(re.sub(r"[.'’`]", "", folded))]
+    return tokens
+
+
+@functools.cache
+def _legal_forms() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Legal forms as word sequences (written the way names are read), by first word, longest first."""
+    forms: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for variant, canonical in vocabulary.legal_forms().items():
+        words = tuple(word for word, _ in _tokens(variant))
+        if words and all(words != known for known, _ in forms.get(words[0], [])):
+            forms.setdefault(words[0], []).append((words, canonical))
+    for entries in forms.values():
+        entries.sort(key=lambda entry: -len(entry[0]))
+    return forms
+
+
+@functools.cache
+def _place_words() -> frozenset[str]:
+    fillers = {word for word, kind in vocabulary.generic_words().items() if kind == "filler"}
+    return frozenset(word for place in vocabulary.places() for word in place.split() if word not in fillers)
+
+
+def _canonical(word: str) -> list[str]:
+    """A word as compared: number words as digits, abbreviations written out, ``and`` as ``en``."""
+    if word in {"and", "und", "et"}:
+        return ["en"]
+    word = vocabulary.number_words().get(word, word)
+    ordinal = _ORDINAL.match(word)
+    if ordinal:
+        return [f"{ordinal.group(1)}e"]
+    expansion = vocabulary.abbreviations().get(word)
+    parts = [part for part, _ in _tokens(expansion)] if expansion else [word]
+    return [vocabulary.synonyms().get(part, part) for part in parts]
+
+
+@functools.cache
+def _osa() -> Any:
+    """rapidfuzz's optimal-string-alignment distance; imported on first use (~25 ms of cold start)."""
+    from rapidfuzz.distance import OSA
+
+    return OSA
+
+
+@functools.lru_cache(maxsize=65_536)
+def kind_of(word: str) -> WordKind:
+    generic = vocabulary.generic_words().get(word)
+    if generic == "filler" or word == "en":
+        return "filler"
+    if word in vocabulary.entity_words():
+        return "entity"
+    surname_rank = vocabulary.surname_words().get(word)
+    if surname_rank is not None and surname_rank <= SURNAME_FIRST_RANK:
+        return "name"
+    if generic is not None or word in _place_words():
+        return "generic"
+    if _dictionary_word(word):
+        return "word"
+    return "name"
+
+
+def _dictionary_word(word: str) -> bool:
+    """A dictionary word, or an inflected one (raadgevende, vrienden). Not -s: Bierens, Peters are names."""
+    words = vocabulary.dictionary_words()
+    return word in words or any(
+        word.endswith(ending) and len(word) - len(ending) >= 4 and word[: -len(ending)] in words
+        for ending in ("e", "en")
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def parse(name: str) -> ParsedName:
+    """The words of ``name`` (legal forms set aside) and the legal forms it states."""
+    raw = _tokens(name)
+    forms_by_first = _legal_forms()
+    words: list[Word] = []
+    forms: set[str] = set()
+    legal_text: list[str] = []
+    index = 0
+    while index < len(raw):
+        for phrase, canonical in forms_by_first.get(raw[index][0], []):
+            if tuple(word for word, _ in raw[index : index + len(phrase)]) == phrase:
+                forms.add(canonical)
+                legal_text.append(" ".join(dict.fromkeys(shown for _, shown in raw[index : index + len(phrase)])))
+                index += len(phrase)
+                break
+        else:
+            norm, shown = raw[index]
+            parts = _canonical(norm)
+            plain = parts == [norm] == [fold(shown)] and shown.isascii()
+            words.extend(Word(part, shown, kind_of(part), plain) for part in parts)
+            index += 1
+    if not any(word.kind != "filler" for word in words) and forms:
+        # A name that is nothing but a legal form ("Stichting") keeps it as its words.
+        words = [Word(word, shown, kind_of(word)) for word, shown in raw]
+        forms = set()
+    return ParsedName(tuple(words), frozenset(forms - _NO_IDENTITY_FORMS), " ".join(legal_text))
+
+
+# -- comparison ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pairing:
+    typed: list[Word]
+    registered: list[Word]
+    typed_used: list[bool] = field(default_factory=list)
+    registered_used: list[bool] = field(default_factory=list)
+    typos: list[Difference] = field(default_factory=list)
+    initialism: bool = False
+
+    def __post_init__(self) -> None:
+        self.typed_used = [word.kind == "filler" for word in self.typed]
+        self.registered_used = [word.kind == "filler" for word in self.registered]
+
+    def open_typed(self) -> list[int]:
+        return [index for index, used in enumerate(self.typed_used) if not used]
+
+    def open_registered(self) -> list[int]:
+        return [index for index, used in enumerate(self.registered_used) if not used]
+
+
+def _pair_equal(pairing: _Pairing) -> None:
+    for index in pairing.open_typed():
+        for other in pairing.open_registered():
+            if pairing.typed[index].norm == pairing.registered[other].norm:
+                pairing.typed_used[index] = pairing.registered_used[other] = True
+                break
+
+
+def _pair_compounds(words: list[Word], used: list[bool], others: list[Word], others_used: list[bool]) -> None:
+    """A word on one side written as 2-3 consecutive words on the other (fillers included)."""
+    for index, word in enumerate(words):
+        if used[index]:
+            continue
+        for start in range(len(others)):
+            for length in (2, 3):
+                span = range(start, start + length)
+                if span.stop > len(others) or any(
+                    others_used[position] and others[position].kind != "filler" for position in span
+                ):
+                    continue
+                if "".join(others[position].norm for position in span) == word.norm:
+                    used[index] = True
+                    for position in span:
+                        others_used[position] = True
+                    break
+            if used[index]:
+                break
+
+
+def _runs(words: list[Word], open_: list[bool]) -> Iterable[tuple[str, list[int]]]:
+    """Initials of each run of consecutive open words (starting and ending on a non-filler word),
+    with the fillers' initials and without: "Kamer van Koophandel" gives kvk and kk."""
+    for start in range(len(words)):
+        if not open_[start] or words[start].kind == "filler":
+            continue
+        for stop in range(start + 1, len(words) + 1):
+            if words[stop - 1].kind == "filler":
+                continue  # fillers never stop a run: "Kamer van Koophandel"
+            if not open_[stop - 1]:
+                break
+            run = list(range(start, stop))
+            yield "".join(words[index].norm[0] for index in run), run
+            yield "".join(words[index].norm[0] for index in run if words[index].kind != "filler"), run
+
+
+def _explain(short: Word, words: list[Word], open_: list[bool]) -> list[int] | None:
+    """The run of ``words`` whose initials ``short`` spells (``ANP``: Algemeen Nederlands Persbureau)."""
+    if len(short.norm) not in INITIALISM_LENGTH:
+        return None
+    return next((run for initials, run in _runs(words, open_) if len(run) > 1 and initials == short.norm), None)
+
+
+def _pair_initialisms(pairing: _Pairing) -> None:
+    """An initialism on one side for a run of words on the other, or inside the registered name itself."""
+    sides = ((pairing.typed, pairing.typed_used), (pairing.registered, pairing.registered_used))
+    for (short_words, short_used), (long_words, long_used) in (sides, sides[::-1]):
+        for index, word in enumerate(short_words):
+            if short_used[index]:
+                continue
+            run = _explain(word, long_words, [not used for used in long_used])
+            if run is not None:
+                short_used[index] = True
+                for position in run:
+                    long_used[position] = True
+                spelled = " ".join(long_words[position].shown for position in run)
+                typed_side = short_words is pairing.typed
+                pairing.typos.append(Difference(word.shown, spelled) if typed_side else Difference(spelled, word.shown))
+                pairing.initialism = True
+    # "Algemeen Nederlands Persbureau ANP", typed "ANP": the registered acronym explains its own words.
+    for index, word in enumerate(pairing.registered):
+        if pairing.registered_used[index] and word.kind != "filler":
+            others = [not used for used in pairing.registered_used]
+            run = _explain(word, pairing.registered, others)
+            for position in run or ():
+                pairing.registered_used[position] = True
+
+
+def _is_known_word(word: str, company_words: frozenset[str]) -> bool:
+    return (
+        word in company_words
+        or word in vocabulary.common_words()
+        or word in vocabulary.dictionary_words()
+        or word in vocabulary.surname_words()
+        or word in _place_words()
+        or word in vocabulary.generic_words()
+    )
+
+
+def _pair_typos(pairing: _Pairing, company_words: frozenset[str]) -> None:
+    for index in pairing.open_typed():
+        typed = pairing.typed[index]
+        if _is_known_word(typed.norm, company_words):
+            continue  # another real word or name is a different name, not a typo
+        for other in pairing.open_registered():
+            registered = pairing.registered[other]
+            if (
+                len(registered.norm) >= TYPO_MIN_LENGTH
+                and _osa().distance(typed.norm, registered.norm) == 1
+                and not _name_variant(typed.norm, registered.norm)
+            ):
+                pairing.typed_used[index] = pairing.registered_used[other] = True
+                pairing.typos.append(Difference(typed.shown, registered.shown))
+                break
+
+
+def _name_variant(one: str, other: str) -> bool:
+    """Slips that make another name rather than a misspelling: a trailing s (Rademaker / Rademakers,
+    Willem / Willems) or a final d / t (Lensveld / Lensvelt)."""
+    if one + "s" == other or other + "s" == one:
+        return True
+    return one[:-1] == other[:-1] and {one[-1], other[-1]} == {"d", "t"}
+
+
+def _differences(pairing: _Pairing) -> list[Difference]:
+    """Typos, then changed words (an added word beside a similar dropped one), then the rest."""
+    added = [pairing.typed[index] for index in pairing.open_typed()]
+    dropped = [pairing.registered[index] for index in pairing.open_registered()]
+    found = list(pairing.typos)
+    for word in list(added):
+        similar = max(dropped, key=lambda other: _osa().normalized_similarity(word.norm, other.norm), default=None)
+        if similar is not None and _osa().normalized_similarity(word.norm, similar.norm) >= 0.5:
+            found.append(Difference(word.shown, similar.shown))
+            added.remove(word)
+            dropped.remove(similar)
+    found += [Difference(word.shown, None) for word in added] + [Difference(None, word.shown) for word in dropped]
+    return found
+
+
+def compare(
+    typed: str | ParsedName, registered: str | ParsedName, company_words: Callable[[], Iterable[str]] = tuple
+) -> Comparison:
+    """Compare a typed name with one registered name. ``company_words``: every word of the company's
+    names (a typed word equal to one of them is not a typo of another), asked for only when needed."""
+    left = parse(typed) if isinstance(typed, str) else typed
+    right = parse(registered) if isinstance(registered, str) else registered
+    if not left.may_pair_with(right):
+        return Comparison("mismatch", _similarity(left, right), (), "nothing in common")
+    known = frozenset(company_words()) | right.norms
+    pairing = _Pairing(list(left.words), list(right.words))
+    _pair_equal(pairing)
+    _pair_compounds(pairing.typed, pairing.typed_used, pairing.registered, pairing.registered_used)
+    _pair_compounds(pairing.registered, pairing.registered_used, pairing.typed, pairing.typed_used)
+    _pair_initialisms(pairing)
+    _pair_typos(pairing, known)
+    differences = _differences(pairing)
+    forms_differ = bool(left.legal_forms and right.legal_forms and not left.legal_forms & right.legal_forms)
+    if forms_differ:
+        differences.append(Difference(left.legal_text or None, right.legal_text or None))
+    result, why = _judge(pairing, forms_differ)
+    score = 1.0 if result == "match" else _similarity(left, right)
+    return Comparison(result, score, tuple(differences), why)
+
+
+def _similarity(left: ParsedName, right: ParsedName) -> float:
+    """How alike the two names look, 0..1, for ordering and display (the result is decided by words)."""
+    from rapidfuzz.fuzz import ratio
+
+    return round(ratio(left.key, right.key) / 100, 4)  # keys are sorted words: a token-sort ratio
+
+
+def _judge(pairing: _Pairing, forms_differ: bool) -> tuple[MatchResult, str]:
+    added = [pairing.typed[index] for index in pairing.open_typed()]
+    dropped = [pairing.registered[index] for index in pairing.open_registered()]
+    kept = [
+        word for word, used in zip(pairing.typed, pairing.typed_used, strict=True) if used and word.kind != "filler"
+    ]
+    if added:
+        return "mismatch", "a word the registered name does not have (changed or added)"
+    if not kept:
+        return "mismatch", "nothing in common"
+    if any(word.kind in ("name", "entity") for word in dropped):
+        return "mismatch", "a distinctive word of the registered name is missing"
+    if not pairing.initialism:
+        # Dropping generic words keeps the name if anything else is kept; dropping an ordinary
+        # word ("Test" of "Test BV Donald") only if a name is kept.
+        needed = ("name",) if any(word.kind == "word" for word in dropped) else ("name", "word")
+        if dropped and not any(word.kind in needed for word in kept):
+            return "mismatch", "nothing distinctive left of the registered name"
+    if dropped or pairing.typos or pairing.initialism or forms_differ:
+        return "partial", "the customer's shorthand"
+    return "match", "the same words"
+
+
+# -- many registered names ----------------------------------------------------------------------
+
+
+def _rank(comparison: Comparison) -> tuple[int, float]:
+    return _RESULT_ORDER[comparison.result], -comparison.score
+
+
+@functools.lru_cache(maxsize=4096)
+def also_called(name: str) -> tuple[str, ...]:
+    """A registered name and the names it holds: the part in brackets or quotes, and the rest without it."""
+    inside = [first or second for first, second in _ALSO_CALLED.findall(name)]
+    if not inside:
+        return (name,)
+    outside = _ALSO_CALLED.sub(" ", name)
+    return tuple(dict.fromkeys(part.strip() for part in [name, outside, *inside] if part.strip()))
+
+
+def best_match(typed: str, candidates: Sequence[RegisteredName]) -> NameMatch:
+    """Compare ``typed`` with every registered name; best first (match, then partial; then the score;
+    ties: statutory name before trade names)."""
     seen: set[tuple[str, str, str | None]] = set()
-    ranked = []
+    unique = []
     for candidate in candidates:
         identity = (candidate.name, candidate.name_type, candidate.branch_number)
         if candidate.name and identity not in seen:
             seen.add(identity)
-            ranked.append(NameScore(candidate, score(typed, candidate.name)))
-    ranked.sort(key=lambda item: (-item.score, _TYPE_PREFERENCE.get(item.candidate.name_type, 9)))
-    if not ranked:
+            unique.append(candidate)
+    if not unique:
         return NameMatch("mismatch", 0.0, None, ())
+    left = parse(typed)
+    forms = [[parse(name) for name in also_called(candidate.name)] for candidate in unique]
+
+    @functools.cache
+    def company_words() -> frozenset[str]:
+        return frozenset(norm for names in forms for name in names for norm in name.norms)
+
+    ranked = []
+    for candidate, names in zip(unique, forms, strict=True):
+        if len(names) == 1 and not left.may_pair_with(names[0]):  # the common case, kept cheap
+            ranked.append(NameScore(candidate, _similarity(left, names[0])))
+            continue
+        comparisons = [compare(left, name, company_words) for name in names]
+        found = comparisons[0] if len(comparisons) == 1 else min(comparisons, key=_rank)
+        ranked.append(NameScore(candidate, found.score, found.result, found.differences))
+    ranked.sort(
+        key=lambda item: (
+            _RESULT_ORDER[item.result],
+            -item.score,
+            _TYPE_PREFERENCE.get(item.candidate.name_type, 9),
+        )
+    )
     best = ranked[0]
-    return NameMatch(limits.classify(best.score), best.score, best, tuple(ranked))
+    return NameMatch(best.result, best.score, best, tuple(ranked))
+
+
+def search_words(typed: str) -> tuple[str, bool] | None:
+    """The words to ask KVK's whole-word name search for, and whether its answer is conclusive.
+
+    Legal forms and fillers are left out (KVK may write them otherwise). Inconclusive: a word was
+    rewritten (abbreviation, number word, ``&``) or had letters beyond a–z, so KVK's own spelling
+    may differ; a miss then does not prove the name is not registered. None: nothing to search on.
+    """
+    words = [word for word in parse(typed).words if word.kind != "filler"]
+    if not words:
+        return None
+    # Joined or split words (Jansen-Verhoeven, A/B, &) may be one word or two in KVK's index.
+    plain = all(word.plain for word in words) and not any(mark in typed for mark in "-/&+")
+    return " ".join(dict.fromkeys(word.norm for word in words)), plain

@@ -84,6 +84,12 @@ class Registry(Protocol):
     ) -> Answer[Registrations | None]:
         """Registrations of the number at an address (free)."""
 
+    def registrations_named(self, kvk_number: str, words: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """Registrations of the number one of whose names (current or expired) holds all ``words`` (free).
+
+        KVK matches whole words of every name a registration holds; each result shows the name
+        that matched (``name``, or ``expired_name`` for an expired one)."""
+
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
         """Every name the registration holds, per branch (Naamgeving, paid)."""
 

@@ -1,9 +1,13 @@
 """The sign-up decision (design §3): is this KVK number real and active, and do the claimed name
 and address belong to it? One verdict: ``valid``, ``invalid`` or ``unverified``.
 
-Cost-aware: the free Zoeken answers registration, activity and most names; the paid Naamgeving
-is asked only when a claimed name is not confidently matched by Zoeken's names. An outage of KVK
-(or a spent budget) is never reported as a fact about the company: it yields ``unverified``.
+Cost-aware: the free Zoeken answers registration, activity and the name check: first the names
+the company search already showed, then KVK's own whole-word search of all the company's names
+(statutory, trade, alternative and expired) for the typed words. The paid Naamgeving is asked
+only when those free answers cannot decide: the typed name holds a word KVK's search may spell
+otherwise (an abbreviation written out, a number word, ``&``, a hyphen, a letter beyond a–z), so
+that "no registration holds these words" would not prove the name is not this company's. An
+outage of KVK (or a spent budget) is never reported as a fact about the company: ``unverified``.
 
 Pure orchestration: every KVK answer comes through the :class:`~kvkgate.domain.ports.Registry`
 port (cached KVK lookups in production, in-memory fakes in tests); nothing here does I/O itself.
@@ -28,8 +32,9 @@ from kvkgate.domain.contracts import (
     Source,
     ValidationRequest,
     ValidationResult,
+    WordDifference,
 )
-from kvkgate.domain.names import NameMatch, RegisteredName, Thresholds, best_match
+from kvkgate.domain.names import NameMatch, RegisteredName, best_match, search_words
 from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
 from kvkgate.domain.outcomes import Unavailable
 from kvkgate.domain.ports import Answer, Registration, Registrations, Registry
@@ -39,10 +44,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Policy:
-    thresholds: Thresholds = field(default_factory=Thresholds)
     # A partial name match cannot improve by asking again, so it is final: by default the sign-up
     # passes with a TRADE_NAME_PARTIAL reason; strict deployments make it invalid.
     partial_name_verdict: Literal["valid", "invalid"] = "valid"
+    # A name the company held before (KVK still finds it): by default the customer's shorthand.
+    expired_name_result: Literal["partial", "mismatch"] = "partial"
 
 
 class _Unreachable(Exception):
@@ -161,46 +167,67 @@ def _check_name(
     sources: _Sources,
     rules: Policy,
 ) -> tuple[NameCheck, list[Reason]]:
-    free_names = list(_search_names(items))
-    free = best_match(typed, free_names, rules.thresholds)
-    if free.result == "match":
-        return _name_check(free), []
+    candidates = list(_search_names(items))
+    found = best_match(typed, candidates)
+    query = search_words(typed)
+    if found.result == "match" or query is None:
+        return _named(kvk, typed, found, rules)
+    words, conclusive = query
     try:
+        named = sources.add(registry.registrations_named(kvk, words, deadline))
+        candidates += _search_names(named.value.items if named.value else ())
+        found = best_match(typed, candidates)
+        if found.result != "mismatch" or conclusive:
+            return _named(kvk, typed, found, rules)
         naming = sources.add(registry.names(kvk, deadline))
     except Unavailable as outage:
+        if found.result == "partial":  # what KVK already said stands; asking more would not change it
+            return _named(kvk, typed, found, rules)
         raise _unreachable(outage) from None
-    found = best_match(typed, free_names + list(naming.value or ()), rules.thresholds)
-    best_name = found.best.candidate.name if found.best else None
-    if found.result == "mismatch":
-        return _name_check(found), [
-            Reason(code="TRADE_NAME_MISMATCH", message=f"'{typed}' is not a name registered for KVK number {kvk}.")
-        ]
-    if found.result == "partial":
-        return _name_check(found), [
+    return _named(kvk, typed, best_match(typed, candidates + list(naming.value or ())), rules)
+
+
+def _named(kvk: str, typed: str, found: NameMatch, rules: Policy) -> tuple[NameCheck, list[Reason]]:
+    """The name check as answered, and its reason: which registered name, and how the words differed."""
+    result = found.result
+    if found.best is not None and found.best.candidate.name_type == "expiredName" and result != "mismatch":
+        result = rules.expired_name_result
+    best = found.best
+    check = NameCheck(
+        result=result,
+        score=found.score,
+        matched_name=best.candidate.name if best and result != "mismatch" else None,
+        name_type=best.candidate.name_type if best and result != "mismatch" else None,
+        compared_with=best.candidate.name if best else None,
+        differences=[WordDifference(typed=item.typed, registered=item.registered) for item in found.differences],
+    )
+    known_as = f" KVK knows this company as '{best.candidate.name}'." if best else ""
+    if result == "mismatch":
+        return check, [
             Reason(
-                code="TRADE_NAME_PARTIAL",
-                message=f"'{typed}' resembles the registered name '{best_name}' but is not the same.",
+                code="TRADE_NAME_MISMATCH",
+                message=f"'{typed}' is not a name registered for KVK number {kvk}.{known_as}",
             )
         ]
-    return _name_check(found), []
-
-
-def _name_check(found: NameMatch) -> NameCheck:
-    best = found.best
-    return NameCheck(
-        result=found.result,
-        score=found.score,
-        matched_name=best.candidate.name if best and found.result != "mismatch" else None,
-        name_type=best.candidate.name_type if best and found.result != "mismatch" else None,
-    )
+    if best is not None and best.candidate.name_type == "expiredName":
+        message = f"'{typed}' is a former name of KVK number {kvk}.{known_as}"
+        return check, [Reason(code="TRADE_NAME_EXPIRED", message=message)]
+    if result == "partial":
+        message = (
+            f"'{typed}' resembles the registered name '{best.candidate.name if best else ''}' but is not the same."
+        )
+        return check, [Reason(code="TRADE_NAME_PARTIAL", message=message)]
+    return check, []
 
 
 def _search_names(items: Iterable[Registration]) -> Iterable[RegisteredName]:
-    """The name a search shows for each registration: the statutory name of the legal entity, else a trade name."""
+    """The names a search shows: the statutory name of the legal entity, else a trade name; expired ones too."""
     for item in items:
         if item.name:
             kind = "statutoryName" if item.kind == "legal entity" else "tradeName"
             yield RegisteredName(item.name, kind, item.branch_number)
+        if item.expired_name:
+            yield RegisteredName(item.expired_name, "expiredName", item.branch_number)
 
 
 def _check_address(

@@ -19,7 +19,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding clean
+.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding bench-names clean
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-limiter   benchmark: 20 environments against the sandbox's 100/s, with and without the global limiter"
 	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
 	@echo "make bench-onboarding benchmark: 5,000 sign-ups through the worker with KVK at 100/s and 10% errors"
+	@echo "make bench-names     benchmark: the name check on 798 labelled pairs of real Dutch company names"
 	@echo "make format          apply ruff's formatting and safe fixes"
 	@echo "make clean           remove venvs and build output"
 
@@ -102,6 +103,9 @@ bench-api: $(VENV)/.installed
 
 bench-onboarding: $(VENV)/.installed
 	$(BIN)/python -m bench.onboarding $(BENCH_ARGS)
+
+bench-names: $(VENV)/.installed
+	$(BIN)/python -m bench.names $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache

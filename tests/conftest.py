@@ -33,6 +33,13 @@ def pruned_modules() -> list[str]:
     return [path.replace("/", ".") for path in found.group(1).replace("\\", " ").split()]
 
 
+def _is_pruned(name: str, pruned: str) -> bool:
+    """``pkg.module`` and what is inside it; ``pkg.module*`` is every module whose name starts so."""
+    if pruned.endswith("*"):
+        return name.startswith(pruned[:-1])
+    return name == pruned or name.startswith(pruned + ".")
+
+
 class _PrunedFromTheLayer(importlib.abc.MetaPathFinder):
     """What the layer does not ship cannot be imported in the tests either."""
 
@@ -40,7 +47,7 @@ class _PrunedFromTheLayer(importlib.abc.MetaPathFinder):
         self.modules = modules
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if any(name == pruned or name.startswith(pruned + ".") for pruned in self.modules):
+        if any(_is_pruned(name, pruned) for pruned in self.modules):
             raise ImportError(f"{name} is pruned from the layer (layers/kvkgate/Makefile PRUNE)")
         return None
 

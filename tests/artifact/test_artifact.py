@@ -53,7 +53,8 @@ def test_the_layer_carries_the_kvk_chain_and_the_vocabularies() -> None:
 
 def test_pruned_packages_are_gone_and_the_layer_stays_small() -> None:
     for module in pruned_modules():
-        assert not (layer() / module.replace(".", "/")).exists(), module
+        path = module.replace(".", "/")
+        assert not list(layer().glob(path if path.endswith("*") else path + "*")), module
     size = unzipped_bytes(BUILD / LAYER)
     assert size <= MAX_LAYER_BYTES, f"layer is {size / 1e6:.2f} MB unzipped"
 

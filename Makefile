@@ -11,6 +11,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 SAM_BIN := $(SAM_VENV)/bin
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 # Tests must never reach real AWS: fake credentials unless the caller set real ones on purpose.
@@ -19,10 +20,11 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding bench-names clean
+.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding bench-names bench-abuse clean
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
+	@echo "                     template parameters: make run PARAMETERS='PublicPaidRoutes=true'"
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
 	@echo "make invoke FN=ApiFunction EVENT=events/api-validations-valid.json   like sam local invoke, without Docker"
 	@echo "make lint|typecheck|template-lint|build|unit   one part of that (build: sam build with Python 3.12)"
@@ -31,6 +33,7 @@ help:
 	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
 	@echo "make bench-onboarding benchmark: 5,000 sign-ups through the worker with KVK at 100/s and 10% errors"
 	@echo "make bench-names     benchmark: the name check on 798 labelled pairs of real Dutch company names"
+	@echo "make bench-abuse     benchmark: a day of anonymous attack (1,000 IPv4, 100,000 IPv6 in one /64) beside 1,000 sign-ups"
 	@echo "make format          apply ruff's formatting and safe fixes"
 	@echo "make clean           remove venvs and build output"
 
@@ -46,7 +49,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_BIN)/python -m pip install -q -r requirements-sam.txt
 	@touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	@touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -68,9 +77,12 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && echo "installed chromium"; \
 	else echo "chromium missing and cannot be installed here: the browser test will be skipped"; fi
 
-template-lint: $(SAM_VENV)/.installed
+# SAM's own lint, cfn-lint on the translated CloudFormation, and checkov's security checks (every
+# check passes or is skipped in the template with its reason; docs/security.md lists them).
+template-lint: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(SAM_BIN)/sam validate --lint --template template.yaml
 	$(SAM_BIN)/python local/lint_template.py template.yaml
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 # The deployable artifact, as `sam build` makes it: arm64 wheels and .pyc in the layer, compiled functions.
 build: $(SAM_VENV)/.installed $(VENV)/.installed
@@ -86,7 +98,7 @@ test: REQUIRE_BUILD := 1
 test: install lint typecheck template-lint build unit
 
 run: $(VENV)/.installed
-	$(BIN)/python -m local.stack
+	$(BIN)/python -m local.stack $(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 
 invoke: $(VENV)/.installed
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
@@ -107,5 +119,8 @@ bench-onboarding: $(VENV)/.installed
 bench-names: $(VENV)/.installed
 	$(BIN)/python -m bench.names $(BENCH_ARGS)
 
+bench-abuse: $(VENV)/.installed
+	$(BIN)/python -m bench.abuse $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache

@@ -1,8 +1,15 @@
 """API Gateway HTTP API (payload format 2.0) without AWS: events, route matching, a WSGI front.
 
 ``http_event`` builds the event API Gateway would send; :class:`HttpApi` matches a request to
-the template's HttpApi routes and invokes the function in-process; ``HttpApi.wsgi`` serves it
-over HTTP (schemathesis, the local stack).
+the template's HttpApi routes, applies the template's access rules (:class:`RouteAccess`) and
+invokes the function in-process; ``HttpApi.wsgi`` serves it over HTTP (schemathesis, the local
+stack).
+
+Access is checked as API Gateway decides it, but offline: an IAM route needs a SigV4
+``Authorization`` header (its signature is not verified: there are no credentials to verify it
+against), a JWT route a bearer token whose issuer, audience and expiry match the template's
+parameters (its signature is not verified: there is no key set offline). What the function sees
+(``requestContext.authorizer``) is what API Gateway would pass.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ import base64
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,6 +39,7 @@ def http_event(
     route_key: str | None = None,
     path_parameters: Mapping[str, str] | None = None,
     source_ip: str = "198.51.100.7",
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload 2.0 event, as ``sam local invoke -e`` would take it."""
     headers = {name.lower(): value for name, value in (headers or {}).items()}
@@ -78,7 +88,107 @@ def http_event(
         event["body"] = text
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
+    if authorizer:
+        event["requestContext"]["authorizer"] = dict(authorizer)
     return event
+
+
+LOCAL_ACCESS_KEY = "AKIAKVKGATELOCAL0001"
+
+
+def sigv4_authorization(access_key: str = LOCAL_ACCESS_KEY, when: dt.datetime | None = None) -> str:
+    """An ``Authorization`` header shaped like a SigV4 signature (the emulator does not verify it)."""
+    day = (when or dt.datetime.now(dt.UTC)).strftime("%Y%m%d")
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/{day}/eu-west-1/execute-api/aws4_request, "
+        f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}"
+    )
+
+
+def unsigned_jwt(claims: Mapping[str, Any]) -> str:
+    """A JWT with these claims and no signature: enough for the emulator, useless against AWS."""
+
+    def part(value: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+class Refused(Exception):
+    """What API Gateway answers itself, without invoking the function."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RouteAccess:
+    """Who may call which route: the template's HttpApi OpenAPI ``security``, for given parameters."""
+
+    security: Mapping[str, tuple[str, ...]]  # route key -> schemes ("jwt", "sigv4"); absent or empty: anyone
+    jwt_issuer: str = ""
+    jwt_audience: tuple[str, ...] = ()
+
+    @classmethod
+    def from_template(cls, parameters: Mapping[str, str] | None = None) -> RouteAccess:
+        from local.aws_resources import Resolver, load_template
+
+        template = load_template()
+        resolver = Resolver(template, dict(parameters or {}), {})
+        api = template["Resources"]["HttpApi"]["Properties"]
+        body = resolver.value(api.get("DefinitionBody") or {})
+        security = {
+            f"{method.upper()} {path}": tuple(
+                name for requirement in operation.get("security") or [] for name in requirement
+            )
+            for path, operations in (body.get("paths") or {}).items()
+            for method, operation in operations.items()
+        }
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        jwt = ((schemes.get("jwt") or {}).get("x-amazon-apigateway-authorizer") or {}).get("jwtConfiguration") or {}
+        audience = tuple(str(item) for item in jwt.get("audience") or [] if item)
+        return cls(security, str(jwt.get("issuer") or ""), audience)
+
+    def authorize(self, route_key: str, headers: Mapping[str, str], now: float) -> dict[str, Any] | None:
+        """The authorizer context for the function, None for an open route; :class:`Refused` otherwise."""
+        schemes = self.security.get(route_key) or ()
+        if not schemes:
+            return None
+        authorization = headers.get("authorization", "")
+        if "jwt" in schemes:
+            return {"jwt": {"claims": self._claims(authorization, now), "scopes": None}}
+        access_key = re.match(r"AWS4-HMAC-SHA256 Credential=([A-Z0-9]{16,128})/", authorization)
+        if access_key is None:
+            raise Refused(403, "Forbidden")
+        key = access_key.group(1)
+        return {
+            "iam": {
+                "accessKey": key,
+                "accountId": "123456789012",
+                "callerId": key,
+                "userArn": f"arn:aws:iam::123456789012:user/{key.lower()}",
+                "userId": key,
+            }
+        }
+
+    def _claims(self, authorization: str, now: float) -> dict[str, Any]:
+        token = authorization.removeprefix("Bearer ").strip()
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            raise Refused(401, "Unauthorized") from None
+        if not isinstance(claims, dict) or claims.get("iss") != self.jwt_issuer:
+            raise Refused(401, "Unauthorized")
+        audience = claims.get("aud")
+        audiences: list[Any] = audience if isinstance(audience, list) else [audience]
+        if not {*audiences, claims.get("client_id")} & set(self.jwt_audience):
+            raise Refused(401, "Unauthorized")
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] <= now:
+            raise Refused(401, "Unauthorized")
+        return {name: str(value) for name, value in claims.items()}
 
 
 def _pattern(path: str) -> re.Pattern[str]:
@@ -92,8 +202,9 @@ def _pattern(path: str) -> re.Pattern[str]:
 class HttpApi:
     """The template's HttpApi routes, dispatched to the real handlers in this process."""
 
-    def __init__(self, specs: Iterable[FunctionSpec]) -> None:
+    def __init__(self, specs: Iterable[FunctionSpec], access: RouteAccess | None = None) -> None:
         self.routes = [(route, _pattern(route.path), spec) for spec in specs for route in spec.routes]
+        self.access = access or RouteAccess.from_template()
 
     def match(self, method: str, path: str) -> tuple[FunctionSpec, str, dict[str, str]] | None:
         for route, pattern, spec in self.routes:
@@ -110,7 +221,16 @@ class HttpApi:
             # What API Gateway itself answers for a route it does not have.
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
         spec, route_key, parameters = matched
-        event = http_event(method, path, body or None, headers, query, route_key, parameters, source_ip)
+        headers = {name.lower(): value for name, value in headers.items()}
+        try:
+            authorizer = self.access.authorize(route_key, headers, time.time())
+        except Refused as refused:
+            return (
+                refused.status,
+                {"content-type": "application/json"},
+                json.dumps({"message": refused.message}).encode(),
+            )
+        event = http_event(method, path, body or None, headers, query, route_key, parameters, source_ip, authorizer)
         result = load_handler(spec)(event, LambdaContext(spec))
         return _from_result(result)
 
@@ -152,6 +272,8 @@ def _from_result(result: Any) -> tuple[int, dict[str, str], bytes]:
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     429: "Too Many Requests",

@@ -169,11 +169,21 @@ def create_stack(
     secrets = boto3.client("secretsmanager")
     for logical_id, spec in template["Resources"].items():
         if spec["Type"] == "AWS::SecretsManager::Secret" and resolver.active(spec):
-            value = (secret_values or {}).get(logical_id, "")
+            value = (secret_values or {}).get(logical_id) or _generated(spec)
             arn = secrets.create_secret(Name=f"{prefix}-{logical_id}", SecretString=value)["ARN"]
             physical[logical_id] = {"Ref": arn, "Arn": arn}
     _create_messaging(boto3.client("sqs"), boto3.client("events"), resolver, prefix)
     return LocalStack(resolver)
+
+
+def _generated(spec: dict[str, Any]) -> str:
+    """What CloudFormation would put in a secret it generates: random, unless it is a template to fill."""
+    generate = spec.get("Properties", {}).get("GenerateSecretString") or {}
+    if not generate or "SecretStringTemplate" in generate:
+        return ""
+    import secrets
+
+    return secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))
 
 
 def _create_messaging(sqs: Any, events: Any, resolver: Resolver, prefix: str) -> None:

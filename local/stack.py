@@ -28,13 +28,14 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from local.apigw import HttpApi
+from local.apigw import HttpApi, RouteAccess, sigv4_authorization
 from local.aws_resources import LocalStack, create_stack
 from local.lambda_runtime import LambdaContext, functions, load_handler, sqs_records, stack_environment
 
 DEMO = Path(__file__).parent / "demo"
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
 RETRY_SECONDS = 2
+_SIGNED = "Authorization"
 logger = logging.getLogger("kvkgate.local")
 
 
@@ -49,9 +50,14 @@ class Stack:
 
 @contextmanager
 def running(
-    api_port: int = 3000, kvk_port: int = 8089, aws_port: int = 0, kvk_base_url: str | None = None, poll: bool = True
+    api_port: int = 3000,
+    kvk_port: int = 8089,
+    aws_port: int = 0,
+    kvk_base_url: str | None = None,
+    poll: bool = True,
+    parameters: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """Start everything; stop it all on exit."""
+    """Start everything; stop it all on exit. ``parameters``: the template's, as ``sam deploy`` takes them."""
     from local.moto_server import MotoServer, client_environment
     from local.sandbox.faults import Behaviour
     from local.sandbox.server import SandboxServer
@@ -64,12 +70,12 @@ def running(
             kvk_url, kvk_key = sandbox.test_url, PUBLIC_TEST_KEY
         aws = stack.enter_context(MotoServer(port=aws_port))
         os.environ.update(client_environment(aws.url))
-        resources = create_stack(secret_values={"KvkApiKeySecret": kvk_key}, prefix="kvkgate-local")
+        resources = create_stack(parameters, secret_values={"KvkApiKeySecret": kvk_key}, prefix="kvkgate-local")
         environment = stack_environment(resources, {"KVK_BASE_URL": kvk_url})
         os.environ.update(environment)
         os.environ.update({"POWERTOOLS_SERVICE_NAME": "kvkgate-local", "POWERTOOLS_METRICS_DISABLED": "true"})
         specs = functions()
-        api = HttpApi(specs.values())
+        api = HttpApi(specs.values(), RouteAccess.from_template(parameters))
         server = make_server("127.0.0.1", api_port, _with_demo(api.wsgi), threaded=True, request_handler=_QuietHandler)
         thread = threading.Thread(target=server.serve_forever, name="api-gateway", daemon=True)
         thread.start()
@@ -144,12 +150,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", "3000")))
     parser.add_argument("--kvk-port", type=int, default=int(os.environ.get("KVK_SANDBOX_PORT", "8089")))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as for sam deploy (e.g. PublicPaidRoutes=true)",
+    )
     args = parser.parse_args()
+    parameters = dict(item.split("=", 1) for item in args.parameter_overrides if "=" in item)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     real_kvk = os.environ.get("KVK_BASE_URL") or None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with running(args.port, args.kvk_port, args.aws_port, real_kvk) as stack:
+    with running(args.port, args.kvk_port, args.aws_port, real_kvk, parameters=parameters) as stack:
         url = stack.api_url.replace("127.0.0.1", "localhost")
         print(f"\nkvkgate is running at {url}  (demo sign-up page: {url}/)", flush=True)
         print(
@@ -160,9 +174,12 @@ def main() -> None:
         print(
             f"""  curl -s -XPOST {url}/v1/validations -d '{{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}}'"""
         )
-        print(f"  curl -s {url}/v1/companies/68750110")
+        # The paid routes want an IAM-signed request (or a JWT); locally the signature's shape is enough.
+        signed = "" if parameters.get("PublicPaidRoutes") == "true" else f" -H '{_SIGNED}: {sigv4_authorization()}'"
+        print(f"  curl -s{signed} {url}/v1/companies/68750110")
         print(
-            f"""  curl -s -XPOST {url}/v1/trade-names/check -d '{{"kvkNumber":"68750110","tradeName":"Donald BV"}}'"""
+            f"""  curl -s{signed} -XPOST {url}/v1/trade-names/check"""
+            """ -d '{"kvkNumber":"68750110","tradeName":"Donald BV"}'"""
         )
         print("\nCtrl-C stops everything.", flush=True)
         try:

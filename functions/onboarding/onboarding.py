@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kvkgate import root, telemetry
+from kvkgate import root, telemetry, texts
 from kvkgate.app.onboarding import FairShare, Message, back_off, handle, work_of
 from kvkgate.clock import Deadline
 
@@ -50,8 +50,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global share
     idempotency.register_lambda_context(context)
     share = FairShare(Deadline.from_lambda_context(context, RESERVE_SECONDS), len(event.get("Records") or []))
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    with texts.speaking(root.environment().settings.default_language):  # the result events' messages
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     back_off(event, dict(response), root.environment().redelivery)
     return dict(response)

@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kvkgate import root, telemetry
-from kvkgate.app.presignup import SignUpRefused, check_sign_up
+from kvkgate import root, telemetry, texts
+from kvkgate.app.presignup import SignUpRefused, Timing, check_sign_up, language_of
 from kvkgate.clock import Deadline
 
 logger = Logger()
@@ -23,12 +23,23 @@ metrics = telemetry.metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = root.environment()
-    deadline = Deadline.capped(context, env.settings.http_deadline_seconds)
-    try:
-        check_sign_up(event, env.registry, lambda: env.publisher, deadline, env.now(), env.policy, env.settings)
-    except SignUpRefused as refusal:
-        metrics.add_metric(name="SignUpRefused", unit="Count", value=1)
-        logger.info("sign-up refused", extra={"reason": refusal.code})
-        raise
+    timing = Timing(
+        decision=Deadline.capped(context, env.settings.http_deadline_seconds, env.clock),
+        hard=Deadline.from_lambda_context(context, reserve_seconds=0.3, clock=env.clock),
+        aws_call=env.aws_timeouts.worst_case,
+    )
+    with texts.speaking(language_of(event, env.settings)):
+        try:
+            check_sign_up(event, env.registry, lambda: env.publisher, timing, env.now(), env.policy, env.settings)
+        except SignUpRefused as refusal:
+            metrics.add_metric(name="SignUpRefused", unit="Count", value=1)
+            logger.info("sign-up refused", extra={"reason": refusal.code})
+            raise
+        except Exception:
+            # Cognito shows an error's text to the person: a bug gets a sentence, not a traceback, and
+            # closes the gate rather than opening it to whoever found the input that triggers it.
+            logger.exception("pre-sign-up failed")
+            metrics.add_metric(name="SignUpErrors", unit="Count", value=1)
+            raise SignUpRefused("INTERNAL_ERROR") from None
     metrics.add_metric(name="SignUpAllowed", unit="Count", value=1)
     return event

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.apigw import HttpApi
+from local.apigw import HttpApi, sigv4_authorization
 from local.lambda_runtime import functions
 from tests.conftest import LocalAws
 
@@ -26,12 +26,23 @@ class Api:
     aws: LocalAws
     source_ip: str = "198.51.100.7"
 
-    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Answer:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+    ) -> Answer:
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        status, headers, content = self.http.handle(
-            method, path, payload, {"content-type": "application/json"}, "", self.source_ip
-        )
-        return Answer(status, headers, json.loads(content) if content else None)
+        sent = {"content-type": "application/json", **(headers or {})}
+        status, answered, content = self.http.handle(method, path, payload, sent, query, self.source_ip)
+        return Answer(status, answered, json.loads(content) if content else None)
+
+    def signed(self, method: str, path: str, body: Any = None) -> Answer:
+        """A call from an authenticated (IAM-signed) client, as the paid routes need."""
+        return self.call(method, path, body, headers={"authorization": sigv4_authorization()})
 
     def validate(self, **fields: Any) -> Answer:
         return self.call("POST", "/v1/validations", fields)

@@ -8,7 +8,7 @@ from tests.api.conftest import Api
 
 
 def test_company_summary_for_prefill(api: Api) -> None:
-    answer = api.call("GET", "/v1/companies/68750110")
+    answer = api.signed("GET", "/v1/companies/68750110")
     assert answer.status == 200
     body = answer.body
     assert body["kvkNumber"] == "68750110"
@@ -36,7 +36,7 @@ def test_company_summary_for_prefill(api: Api) -> None:
 
 
 def test_company_without_vestigingen_uses_the_owners_address(api: Api) -> None:
-    body = api.call("GET", "/v1/companies/90000749").body
+    body = api.signed("GET", "/v1/companies/90000749").body
     assert body["mainBranch"]["branchNumber"] is None
     assert body["mainBranch"]["address"]["street"] == "Blaauwweg"
     assert body["tradeNames"] == []
@@ -44,20 +44,22 @@ def test_company_without_vestigingen_uses_the_owners_address(api: Api) -> None:
 
 
 def test_company_errors(api: Api) -> None:
-    unknown = api.call("GET", "/v1/companies/12345678")
-    assert (unknown.status, unknown.body["title"]) == (404, "Not registered")
-    malformed = api.call("GET", "/v1/companies/12-34")
+    unknown = api.signed("GET", "/v1/companies/12345678")
+    assert (unknown.status, unknown.body["code"], unknown.body["title"]) == (404, "NOT_REGISTERED", "Not Found")
+    malformed = api.signed("GET", "/v1/companies/12-34")
     assert malformed.status == 400
     assert malformed.body["errors"] == [{"field": "kvkNumber", "message": malformed.body["detail"]}]
     assert api.kvk_calls()["totalCalls"] == 1
     api.kvk(outage=True)
-    down = api.call("GET", "/v1/companies/69599084")
+    down = api.signed("GET", "/v1/companies/69599084")
     assert down.status == 503
     assert int(down.headers["retry-after"]) >= 1
 
 
 def test_trade_name_check(api: Api) -> None:
-    answer = api.call("POST", "/v1/trade-names/check", {"kvkNumber": "69599084", "tradeName": "Tweede Handelsnaam 1MZ"})
+    answer = api.signed(
+        "POST", "/v1/trade-names/check", {"kvkNumber": "69599084", "tradeName": "Tweede Handelsnaam 1MZ"}
+    )
     assert answer.status == 200
     body = answer.body
     assert (body["result"], body["score"]) == ("match", 1.0)
@@ -77,10 +79,10 @@ def test_trade_name_check(api: Api) -> None:
 
 
 def test_trade_name_check_mismatch_and_errors(api: Api) -> None:
-    mismatch = api.call("POST", "/v1/trade-names/check", {"kvkNumber": "68750110", "tradeName": "Albert Heijn"}).body
+    mismatch = api.signed("POST", "/v1/trade-names/check", {"kvkNumber": "68750110", "tradeName": "Albert Heijn"}).body
     assert (mismatch["result"], mismatch["bestMatch"]) == ("mismatch", None)
-    assert api.call("POST", "/v1/trade-names/check", {"kvkNumber": "12345678", "tradeName": "X"}).status == 404
-    missing = api.call("POST", "/v1/trade-names/check", {"kvkNumber": "68750110"})
+    assert api.signed("POST", "/v1/trade-names/check", {"kvkNumber": "12345678", "tradeName": "X"}).status == 404
+    missing = api.signed("POST", "/v1/trade-names/check", {"kvkNumber": "68750110"})
     assert missing.status == 400
     assert missing.body["errors"][0]["field"] == "tradeName"
 

@@ -23,6 +23,8 @@ EXPECTED = {
     "api-companies-valid": (200, None),
     "api-companies-not-registered": (404, None),
     "api-companies-invalid-format": (400, None),
+    "api-companies-anonymous": (403, None),
+    "api-companies-search": (200, None),  # a paid route without an authenticated caller
     "api-trade-names-match": (200, None),
     "api-trade-names-mismatch": (200, None),
 }

@@ -60,7 +60,7 @@ def test_document_routes_are_the_template_routes(document: dict[str, Any]) -> No
 def test_responses_fit_the_documented_schemas(
     api: Api, document: dict[str, Any], method: str, path: str, body: Any, schema: str
 ) -> None:
-    answer = api.call(method, path, body)
+    answer = api.signed(method, path, body)
     errors = [error.message for error in schema_of(document, schema).iter_errors(answer.body)]
     assert errors == []
     documented = document["paths"][path if "companies" not in path else "/v1/companies/{kvkNumber}"][method.lower()]

@@ -34,8 +34,9 @@ def test_presignup_samples(stack: Stack) -> None:
     spec = functions()["PreSignUpFunction"]
     valid = load("presignup-valid")
     assert load_handler(spec)(valid, LambdaContext(spec)) == valid
-    with pytest.raises(SignUpRefused, match="not registered"):
+    with pytest.raises(SignUpRefused, match="niet ingeschreven") as refused:  # SignupMessageLanguage: nl
         load_handler(spec)(load("presignup-not-registered"), LambdaContext(spec))
+    assert refused.value.code == "NOT_REGISTERED"
 
 
 def test_eventbridge_sample_reaches_the_worker(stack: Stack) -> None:

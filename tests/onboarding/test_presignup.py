@@ -12,6 +12,22 @@ from local.lambda_runtime import LambdaContext, functions, load_handler
 from tests.onboarding.conftest import Stack
 
 
+@pytest.fixture(autouse=True)
+def as_deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trigger's own settings from template.yaml (the shared test environment leaves out what
+    the functions disagree on): its short AWS timeouts and the sign-up gate's budget pool."""
+    own = functions()["PreSignUpFunction"].environment
+    for name in (
+        "AWS_CONNECT_TIMEOUT_SECONDS",
+        "AWS_READ_TIMEOUT_SECONDS",
+        "AWS_MAX_ATTEMPTS",
+        "KVK_BUDGET_POOL",
+        "HTTP_DEADLINE_SECONDS",
+    ):
+        monkeypatch.setenv(name, str(own[name]))
+    root.reset()
+
+
 def cognito_event(**attributes: str) -> dict[str, Any]:
     return {
         "version": "1",
@@ -20,7 +36,11 @@ def cognito_event(**attributes: str) -> dict[str, Any]:
         "userName": "4b0d6a5e-0000-4000-8000-000000000001",
         "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "client"},
         "triggerSource": "PreSignUp_SignUp",
-        "request": {"userAttributes": {"email": "owner@example.nl", **attributes}, "validationData": None},
+        "request": {
+            "userAttributes": {"email": "owner@example.nl", **attributes},
+            "validationData": None,
+            "clientMetadata": {"language": "en"},  # the trigger's default is Dutch (test_languages.py)
+        },
         "response": {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False},
     }
 

@@ -21,7 +21,6 @@ from kvkgate.aws.limits import Admission, AmbiguousUpdate, Budget, BudgetStatus,
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, TemporarilyUnavailable
 from kvkgate.kvk.errors import RateLimited, Shed
-from kvkgate.kvk.throttle import Unlimited
 from tests.conftest import FakeClock, Table
 
 EXACT = Door(grace=0.01, jitter=0.0, lead=0.0)
@@ -196,13 +195,14 @@ def test_budget_starts_again_next_month(table: Table, clock: FakeClock) -> None:
 class Unreachable:
     """A DynamoDB client whose every call fails the way an unreachable endpoint does."""
 
-    calls = 0
+    def __init__(self) -> None:
+        self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         def fail(**kwargs: Any) -> Any:
             from botocore.exceptions import EndpointConnectionError
 
-            Unreachable.calls += 1
+            self.calls += 1
             raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
 
         return fail
@@ -224,7 +224,8 @@ def test_degraded_each_environment_takes_its_share_free_calls_only(
 
     metrics().clear_metrics()
     caplog.set_level(logging.WARNING)
-    unreachable = GlobalRateLimiter(Unreachable(), "t", rate=20, budget=Budget(10), clock=clock)  # type: ignore[arg-type]
+    table_client = Unreachable()
+    unreachable = GlobalRateLimiter(table_client, "t", rate=20, budget=Budget(10), clock=clock)  # type: ignore[arg-type]
     guard = KvkGuard(unreachable, expected_environments=10, clock=clock)
     started = clock.time()
     for _ in range(5):
@@ -236,7 +237,7 @@ def test_degraded_each_environment_takes_its_share_free_calls_only(
     assert "degraded" in caplog.text
     assert caplog.text.count("degraded") == 1  # one line per episode, not per call
     assert metrics().metric_set["LimiterDegraded"]["Value"] == [1.0] * 6
-    assert Unreachable.calls == 1  # degraded: the table is not asked again for a while
+    assert table_client.calls == 1  # degraded: the table is not asked again for a while
     metrics().clear_metrics()
 
 
@@ -280,38 +281,17 @@ def test_the_local_bucket_alone_paces_and_refuses_past_the_deadline(clock: FakeC
         bucket.acquire(KvkApi.ZOEKEN, Deadline.after(0.01, clock))
 
 
-def test_caller_budget_counts_only_callers_and_fails_open(table: Table, clock: FakeClock) -> None:
-    from kvkgate.aws.callers import CallerBudget, caller_scope
-    from kvkgate.domain.outcomes import CallerBudgetExceeded
-    from kvkgate.kvk.throttle import Unlimited
-
-    budget = CallerBudget(table.client, table.name, per_minute=2, then=Unlimited(), clock=clock)
+def test_the_api_stops_at_its_share_and_the_sign_up_gate_keeps_its_reserve(table: Table, clock: FakeClock) -> None:
     far = Deadline.after(60, clock)
-    budget.acquire(KvkApi.ZOEKEN, far)  # no caller in scope (a worker): never counted
-    with caller_scope("ip:198.51.100.7"):
-        budget.acquire(KvkApi.ZOEKEN, far)
-        budget.acquire(KvkApi.ZOEKEN, far, first=False)  # a retry of the same lookup: not charged again
-        budget.acquire(KvkApi.ZOEKEN, far)
-        with pytest.raises(CallerBudgetExceeded) as refused:
-            budget.acquire(KvkApi.ZOEKEN, far)
-    assert 0 < refused.value.retry_after <= 60
-    items = table.client.scan(TableName=table.name)["Items"]
-    assert all("198.51.100.7" not in item["pk"]["S"] for item in items), "callers are stored hashed"
-    unreachable = CallerBudget(Unreachable(), "t", per_minute=1, then=Unlimited(), clock=clock)  # type: ignore[arg-type]
-    with caller_scope("ip:203.0.113.1"):
-        unreachable.acquire(KvkApi.ZOEKEN, far)
-        unreachable.acquire(KvkApi.ZOEKEN, far)
-
-
-def test_a_caller_is_charged_only_for_calls_that_get_their_slot(table: Table, clock: FakeClock) -> None:
-    from kvkgate.aws.callers import CallerBudget, caller_scope
-
-    class Refusing(Unlimited):
-        def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
-            raise Shed("overloaded", retry_after=1.0)
-
-    budget = CallerBudget(table.client, table.name, per_minute=1, then=Refusing(), clock=clock)
-    with caller_scope("ip:198.51.100.8"):
-        for _ in range(3):
-            with pytest.raises(Shed):  # never CallerBudgetExceeded: the refused calls were refunded
-                budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    admission = Admission(max_queue_seconds=60)
+    api = limiter_on(table, clock, rate=100, budget=Budget(10, 1.0, gate_share=0.3, pool="api"), admission=admission)
+    gate = limiter_on(table, clock, rate=100, budget=Budget(10, 1.0, gate_share=0.3, pool="gate"), admission=admission)
+    for _ in range(7):
+        api.acquire(KvkApi.ZOEKEN, far)
+    with pytest.raises(BudgetExhausted):
+        api.acquire(KvkApi.ZOEKEN, far)  # the API's 70 % is spent ...
+    for _ in range(3):
+        gate.acquire(KvkApi.ZOEKEN, far)  # ... the gate's 30 % is still there
+    with pytest.raises(BudgetExhausted):
+        gate.acquire(KvkApi.ZOEKEN, far)
+    assert api.usage().calls == 10  # one counter for both: KVK counts them together

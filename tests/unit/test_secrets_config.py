@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from kvkgate.config import ConfigError, load_settings
 from kvkgate.kvk.keys import SecretError, SecretsManagerApiKey, parse_secret_value
-from tests.conftest import SECRET_KEY
+from tests.conftest import SECRET_KEY, FakeClock
 
 
 @pytest.fixture
@@ -39,6 +39,27 @@ def test_key_is_cached_until_a_refresh_after_rotation(aws: None) -> None:
     secrets.put_secret_value(SecretId="kvk/api-key", SecretString="new-key")
     assert source.get().reveal() == "old-key"
     assert source.get(refresh=True).reveal() == "new-key"
+
+
+@pytest.mark.parametrize("first", ["placeholder", "missing"])
+def test_an_unusable_secret_is_read_again_within_five_minutes_not_an_hour(
+    aws: None, clock: FakeClock, first: str
+) -> None:
+    secrets = boto3.client("secretsmanager")
+    if first == "placeholder":
+        secrets.create_secret(Name="kvk/api-key", SecretString='{"apiKey": "REPLACE_WITH_YOUR_KVK_API_KEY"}')
+    source = SecretsManagerApiKey("kvk/api-key", clock=clock)
+    with pytest.raises(SecretError):
+        source.get()
+    if first == "placeholder":
+        secrets.put_secret_value(SecretId="kvk/api-key", SecretString="the-real-key")
+    else:
+        secrets.create_secret(Name="kvk/api-key", SecretString="the-real-key")
+    clock.advance(60)
+    with pytest.raises(SecretError):
+        source.get()  # not a Secrets Manager read per KVK lookup while it is broken
+    clock.advance(241)
+    assert source.get().reveal() == "the-real-key"
 
 
 def test_missing_secret_names_the_secret_not_a_value(aws: None) -> None:

@@ -85,7 +85,7 @@ import importlib, pkgutil, kvkgate
 for module in pkgutil.walk_packages(kvkgate.__path__, "kvkgate."):
     importlib.import_module(module.name)
 import kvkgate.root
-assert kvkgate.root.environment.cache_info().currsize == 0
+assert kvkgate.root._process_environment.cache_info().currsize == 0
 heavy = [name for name in ("boto3", "botocore", "aws_lambda_powertools.utilities.parameters") if name in sys.modules]
 assert not heavy, heavy
 print("ok")

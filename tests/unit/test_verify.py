@@ -11,7 +11,7 @@ import pytest
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import ValidationRequest, ValidationResult
 from kvkgate.domain.names import RegisteredName
-from kvkgate.domain.outcomes import CallerBudgetExceeded, Unavailable
+from kvkgate.domain.outcomes import CallerBudgetExceeded, PaidLookupRefused, Unavailable
 from kvkgate.domain.ports import Answer, Place, Registration, Registrations
 from kvkgate.domain.verify import Policy, validate
 
@@ -113,6 +113,16 @@ def test_the_paid_name_check_failing_is_unverified_not_a_mismatch(code: str) -> 
     assert (result.verdict, codes(result)) == ("unverified", [code])
     assert result.checks.trade_name.result == "unknown"
     assert registry.asked == ["registrations", "registrations_named", "names"]
+
+
+def test_a_refused_paid_name_lookup_is_name_check_limited_never_a_mismatch() -> None:
+    registry = FakeRegistry(names_=PaidLookupRefused(3600))
+    result = check(registry, tradeName="Gebr. Andere & Zonen")
+    assert (result.verdict, codes(result), result.checks.trade_name.result) == (
+        "unverified",
+        ["NAME_CHECK_LIMITED"],
+        "unknown",
+    )
 
 
 def test_a_partial_name_stands_when_kvk_cannot_be_asked_for_more() -> None:

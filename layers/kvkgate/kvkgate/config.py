@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from kvkgate.texts import Language
+
 KVK_TEST_BASE_URL = "https://api.kvk.nl/test/api"
 KVK_PRODUCTION_BASE_URL = "https://api.kvk.nl/api"
 # KVK allows 100 calls/s per key; stay a little below so clock skew between callers is absorbed.
@@ -50,16 +52,37 @@ class Settings(BaseModel):
     # Environments that may run degraded at once (DynamoDB down): each gets rate / this many.
     kvk_expected_environments: int = Field(10, alias="KVK_EXPECTED_ENVIRONMENTS", ge=1, le=10_000)
     kvk_ca_bundle: Path | None = Field(None, alias="KVK_CA_BUNDLE")
+    # Per-caller budgets (0: unlimited) and anonymous callers' paid lookups (aws/callers.py).
     caller_lookups_per_minute: int = Field(60, alias="CALLER_KVK_LOOKUPS_PER_MINUTE", ge=0)
+    caller_lookups_per_day: int = Field(200, alias="CALLER_KVK_LOOKUPS_PER_DAY", ge=0)
+    anonymous_paid_calls_per_caller_per_day: int = Field(3, alias="ANONYMOUS_PAID_CALLS_PER_CALLER_PER_DAY", ge=0)
+    anonymous_paid_calls_per_day: int = Field(200, alias="ANONYMOUS_PAID_CALLS_PER_DAY", ge=0)
+    caller_key_secret_id: str | None = Field(None, alias="CALLER_KEY_SECRET_ID", min_length=1)
+    # The template's PublicPaidRoutes: anonymous callers may use the routes that always pay KVK.
+    public_paid_routes: bool = Field(False, alias="PUBLIC_PAID_ROUTES")
+    # Whose share of the monthly quota this function spends: the API's, or the sign-up gate's reserve.
+    kvk_budget_pool: Literal["api", "gate"] = Field("api", alias="KVK_BUDGET_POOL")
+    kvk_gate_quota_share: float = Field(0.3, alias="KVK_GATE_QUOTA_SHARE", ge=0, lt=1)
     partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
     expired_name_result: Literal["partial", "mismatch"] = Field("partial", alias="EXPIRED_NAME_RESULT")
     http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
+    # Every AWS call (DynamoDB, Secrets Manager, EventBridge, SQS) ends within
+    # (connect + read) x attempts; the pre-sign-up trigger sets these short (Cognito waits 5 s).
+    aws_connect_timeout_seconds: float = Field(1.0, alias="AWS_CONNECT_TIMEOUT_SECONDS", gt=0, le=10)
+    aws_read_timeout_seconds: float = Field(2.0, alias="AWS_READ_TIMEOUT_SECONDS", gt=0, le=30)
+    aws_max_attempts: int = Field(2, alias="AWS_MAX_ATTEMPTS", ge=1, le=5)
     signup_event_source: str = Field("app.signup", alias="SIGNUP_EVENT_SOURCE", min_length=1)
     max_receive_count: int = Field(10, alias="MAX_RECEIVE_COUNT", ge=1)
     onboarding_queue_url: str | None = Field(None, alias="ONBOARDING_QUEUE_URL", min_length=1)
     kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
     company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
     presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")
+    # Texts: the API's language when Accept-Language names none kvkgate speaks; the pre-sign-up
+    # trigger's unless the client passes clientMetadata.language; onboarding events'.
+    default_language: Language = Field("en", alias="DEFAULT_LANGUAGE")
+    signup_message_language: Language = Field("nl", alias="SIGNUP_MESSAGE_LANGUAGE")
+    # Company search answers change little within minutes; many people type the same prefixes.
+    search_cache_ttl_seconds: int = Field(600, alias="SEARCH_CACHE_TTL_SECONDS", ge=0, le=86_400)
     function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)
 
     @field_validator("kvk_base_url")

@@ -17,10 +17,10 @@ from kvkgate.aws.cache import CacheKey, KvkCache, Lookup
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Address, CompanyProfile, MainBranch, SbiActivity
 from kvkgate.domain.names import RegisteredName
-from kvkgate.domain.outcomes import Busy, Unavailable
-from kvkgate.domain.ports import Answer, Place, Registration, RegistrationKind, Registrations
+from kvkgate.domain.outcomes import Busy, PaidLookupRefused, Unavailable
+from kvkgate.domain.ports import Answer, Place, Registration, RegistrationKind, Registrations, SearchFilters
 from kvkgate.kvk.client import KvkClient
-from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError, Shed
+from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError, PaidCallRefused, Shed
 from kvkgate.kvk.models import Adres, Basisprofiel, Naamgeving, ZoekResultaat, ZoekResultaatItem
 from kvkgate.kvk.requests import (
     KvkRequest,
@@ -47,6 +47,18 @@ def company_query(kvk_number: str) -> ZoekQuery:
     return ZoekQuery(kvkNummer=kvk_number, inclusiefInactieveRegistraties=True, resultatenPerPagina=COMPANY_SEARCH_PAGE)
 
 
+def named_query(words: str, filters: SearchFilters) -> ZoekQuery:
+    """A search by name for a person typing: active registrations unless asked, the page KVK allows."""
+    return ZoekQuery(
+        naam=words,
+        plaats=filters.city,
+        postcode=filters.postcode,
+        huisnummer=filters.house_number,
+        inclusiefInactieveRegistraties=True if filters.include_inactive else None,
+        resultatenPerPagina=COMPANY_SEARCH_PAGE,
+    )
+
+
 def cache_key(request: KvkRequest) -> CacheKey:
     """Design §7 keys: pk per company (or branch, or search), sk per API and query variant."""
     params = dict(request.params)
@@ -69,9 +81,10 @@ def cache_key(request: KvkRequest) -> CacheKey:
 class KvkRegistry:
     """Implements the domain's Registry port with the KVK client behind the cache."""
 
-    def __init__(self, client: KvkClient, cache: KvkCache) -> None:
+    def __init__(self, client: KvkClient, cache: KvkCache, search_ttl: float | None = None) -> None:
         self.client = client
         self.cache = cache
+        self.search_ttl = search_ttl  # company searches by name: a short TTL of their own
 
     def registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
         return self._search(company_query(kvk_number), deadline, about_number=True)
@@ -96,6 +109,16 @@ class KvkRegistry:
         )
         return self._search(query, deadline)
 
+    def companies_named(self, words: str, filters: SearchFilters, deadline: Deadline) -> Answer[Registrations | None]:
+        request = zoeken_request(named_query(words, filters))
+        found = self._lookup(request, ZoekResultaat.model_validate, deadline, refused_is_none=True, ttl=self.search_ttl)
+        return _answer(found, registrations)
+
+    def known_companies_named(self, words: str, filters: SearchFilters) -> Answer[Registrations | None] | None:
+        request = zoeken_request(named_query(words, filters))
+        found = self.cache.peek(cache_key(request), ZoekResultaat.model_validate)
+        return None if found is None else _answer(found, registrations)
+
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
         found = self._lookup(naamgeving_request(kvk_number), Naamgeving.model_validate, deadline, about_number=True)
         return _answer(found, lambda naming: tuple(registered_names(naming)))
@@ -109,12 +132,19 @@ class KvkRegistry:
         return _answer(found, registrations)
 
     def _lookup[T](
-        self, request: KvkRequest, parse: Callable[[Any], T], deadline: Deadline, about_number: bool = False
+        self,
+        request: KvkRequest,
+        parse: Callable[[Any], T],
+        deadline: Deadline,
+        about_number: bool = False,
+        refused_is_none: bool = False,
+        ttl: float | None = None,
     ) -> Lookup[T]:
         """One cached lookup; KVK's failures as the domain's outcomes.
 
         ``about_number``: the question is whether the number exists, so KVK calling the number
         itself invalid answers it (not registered) rather than being a failure.
+        ``refused_is_none``: a search KVK will not run (words it rejects) has no hits, not an outage.
         """
         try:
             return self.cache.lookup(
@@ -123,13 +153,17 @@ class KvkRegistry:
                 parse,
                 deadline,
                 admit=lambda: self.client.admit(request, deadline),
+                ttl=ttl,
             )
         except InvalidRequest as error:
-            if about_number and error.code == INVALID_KVK_NUMBER:
+            if (about_number and error.code == INVALID_KVK_NUMBER) or refused_is_none:
+                logger.info("KVK would not search that: %s", error.code)
                 return Lookup(None, "kvk", False, 0.0)
             raise _unavailable(error) from None
         except Shed as error:
             raise Busy(error.retry_after) from None
+        except PaidCallRefused as error:
+            raise PaidLookupRefused(error.retry_after) from None
         except KvkError as error:
             raise _unavailable(error) from None
 

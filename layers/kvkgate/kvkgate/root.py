@@ -7,9 +7,11 @@ wires clients, limiters, caches or publishers, and nothing here runs at import.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kvkgate.aws.cache import CachePolicy, DynamoStore, KvkCache
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.config import ConfigError, Settings, settings
-from kvkgate.domain.ports import Publisher, Redelivery
+from kvkgate.domain.ports import Caller, Publisher, Redelivery
 from kvkgate.domain.verify import Policy
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.client import KvkClient
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
     import httpx
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from kvkgate.aws.clients import AwsTimeouts
+
+
+_UNLIMITED = 10**12
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class Overrides:
     transport: httpx.BaseTransport | None = None
     # False: only this process's token bucket, no global limiter (a benchmark's baseline).
     global_limiter: bool = True
+    # The key callers are stored under (HMAC), instead of reading CALLER_KEY_SECRET_ID.
+    caller_secret: bytes | None = None
 
 
 class Environment:
@@ -63,12 +72,24 @@ class Environment:
         return self.overrides.table or self.settings.table_name
 
     @functools.cached_property
+    def aws_timeouts(self) -> AwsTimeouts:
+        from kvkgate.aws.clients import AwsTimeouts
+
+        config = self.settings
+        return AwsTimeouts(config.aws_connect_timeout_seconds, config.aws_read_timeout_seconds, config.aws_max_attempts)
+
+    def aws_client(self, service: str) -> Any:
+        from kvkgate.aws.clients import client
+
+        return client(service, self.aws_timeouts)
+
+    @functools.cached_property
     def dynamodb(self) -> DynamoDBClient:
         if self.overrides.dynamodb is not None:
             return self.overrides.dynamodb
         from kvkgate.aws.dynamo import dynamodb_client
 
-        return dynamodb_client()
+        return dynamodb_client(self.aws_timeouts)
 
     @functools.cached_property
     def api_key(self) -> ApiKeySource:
@@ -78,7 +99,9 @@ class Environment:
             raise ConfigError("invalid configuration: KVK_API_KEY_SECRET_ID: must be set")
         from kvkgate.kvk.keys import SecretsManagerApiKey
 
-        return SecretsManagerApiKey(self.settings.kvk_api_key_secret_id)
+        return SecretsManagerApiKey(
+            self.settings.kvk_api_key_secret_id, clock=self.clock, aws_client=lambda: self.aws_client("secretsmanager")
+        )
 
     @functools.cached_property
     def limiter(self) -> CallLimiter:
@@ -87,15 +110,21 @@ class Environment:
         limiter: CallLimiter = TokenBucket(config.kvk_rate_limit_per_second, clock=self.clock)
         if not self.table:
             return limiter
-        from kvkgate.aws.callers import CallerBudget
+        from kvkgate.aws.callers import CallerBudget, CallerLimits
         from kvkgate.aws.limits import Admission, Budget, Door, GlobalRateLimiter, KvkGuard
 
         if self.overrides.global_limiter:
+            budget = Budget(
+                config.kvk_monthly_quota,
+                config.kvk_paid_quota_share,
+                config.kvk_gate_quota_share,
+                config.kvk_budget_pool,
+            )
             shared = GlobalRateLimiter(
                 self.dynamodb,
                 self.table,
                 config.kvk_rate_limit_per_second,
-                Budget(config.kvk_monthly_quota, config.kvk_paid_quota_share),
+                budget,
                 clock=self.clock,
                 door=Door(
                     config.kvk_slot_grace_seconds, config.kvk_arrival_jitter_seconds, config.kvk_limiter_lead_seconds
@@ -103,11 +132,29 @@ class Environment:
                 admission=Admission(config.kvk_call_seconds, config.kvk_max_queue_seconds),
             )
             limiter = KvkGuard(shared, config.kvk_expected_environments, clock=self.clock)
-        if config.caller_lookups_per_minute:
-            limiter = CallerBudget(
-                self.dynamodb, self.table, config.caller_lookups_per_minute, then=limiter, clock=self.clock
-            )
-        return limiter
+        limits = CallerLimits(
+            per_minute=config.caller_lookups_per_minute or _UNLIMITED,
+            per_day=config.caller_lookups_per_day or _UNLIMITED,
+            anonymous_paid_per_day=config.anonymous_paid_calls_per_caller_per_day,
+            anonymous_paid_total_per_day=config.anonymous_paid_calls_per_day,
+        )
+        return CallerBudget(self.dynamodb, self.table, limits, self.caller_secret, then=limiter, clock=self.clock)
+
+    def caller_secret(self) -> bytes:
+        """The key under which callers are stored (HMAC); generated by the stack, read once."""
+        if self.overrides.caller_secret is not None:
+            return self.overrides.caller_secret
+        return self._caller_secret
+
+    @functools.cached_property
+    def _caller_secret(self) -> bytes:
+        if not self.settings.caller_key_secret_id:
+            raise ConfigError("invalid configuration: CALLER_KEY_SECRET_ID: must be set to count callers")
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        provider = SecretsProvider(boto3_client=self.aws_client("secretsmanager"))
+        value = provider.get(self.settings.caller_key_secret_id, max_age=365 * 86_400)
+        return value.encode() if isinstance(value, str) else bytes(value or b"")
 
     @functools.cached_property
     def client(self) -> KvkClient:
@@ -139,7 +186,7 @@ class Environment:
 
     @functools.cached_property
     def registry(self) -> KvkRegistry:
-        return KvkRegistry(self.client, self.cache)
+        return KvkRegistry(self.client, self.cache, search_ttl=self.settings.search_cache_ttl_seconds)
 
     @functools.cached_property
     def policy(self) -> Policy:
@@ -152,20 +199,18 @@ class Environment:
             return self.overrides.publisher
         if not self.settings.event_bus_name:
             raise ConfigError("invalid configuration: EVENT_BUS_NAME: must be set")
-        from kvkgate.aws.clients import client
         from kvkgate.aws.events import EventBridgePublisher
 
-        return EventBridgePublisher(client("events"), self.settings.event_bus_name)
+        return EventBridgePublisher(self.aws_client("events"), self.settings.event_bus_name)
 
     @functools.cached_property
     def redelivery(self) -> Redelivery | None:
         """The onboarding queue's back-off (None where no queue is configured)."""
         if not self.settings.onboarding_queue_url:
             return None
-        from kvkgate.aws.clients import client
         from kvkgate.aws.queue import SqsRedelivery
 
-        return SqsRedelivery(client("sqs"), self.settings.onboarding_queue_url)
+        return SqsRedelivery(self.aws_client("sqs"), self.settings.onboarding_queue_url)
 
     @functools.cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -194,7 +239,7 @@ class Environment:
             self._idempotent[function] = decorate(function)
         return self._idempotent[function]
 
-    def caller_scope(self, caller: str | None) -> AbstractContextManager[None]:
+    def caller_scope(self, caller: Caller | None) -> AbstractContextManager[None]:
         """KVK calls made inside count against ``caller``'s budget."""
         from kvkgate.aws.callers import caller_scope
 
@@ -205,19 +250,36 @@ class Environment:
 
 
 _installed = Overrides()
+# Set by a process that hosts several functions at once (a benchmark of the whole stack): each
+# handler call then runs in its own function's environment, as it would in its own Lambda.
+_hosted: contextvars.ContextVar[Environment | None] = contextvars.ContextVar("kvkgate_hosted", default=None)
+
+
+def environment() -> Environment:
+    """This execution environment's objects, built from the process environment on first use."""
+    return _hosted.get() or _process_environment()
 
 
 @functools.cache
-def environment() -> Environment:
-    """This execution environment's objects, built from the process environment on first use."""
+def _process_environment() -> Environment:
     return Environment(settings(), _installed)
+
+
+@contextlib.contextmanager
+def hosting(hosted: Environment) -> Iterator[None]:
+    """Handlers called inside use ``hosted`` instead of the process's environment."""
+    token = _hosted.set(hosted)
+    try:
+        yield
+    finally:
+        _hosted.reset(token)
 
 
 def install(overrides: Overrides) -> None:
     """Make :func:`environment` build with ``overrides`` from now on (benchmarks, tests)."""
     global _installed
     _installed = overrides
-    environment.cache_clear()
+    _process_environment.cache_clear()
 
 
 def reset() -> None:

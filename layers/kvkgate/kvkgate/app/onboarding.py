@@ -29,6 +29,7 @@ from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, Validation
 from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests
 from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Redelivery, Registry
 from kvkgate.domain.verify import Policy, validate
+from kvkgate.texts import say
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -111,14 +112,14 @@ _REQUEST_FIELDS = ("kvkNumber", "tradeName", "postcode", "houseNumber")
 def _request(body: str) -> tuple[ValidationRequest | None, str | None, list[dict[str, str]]]:
     """The validation request in the message, its customer id if readable, and what is wrong with it."""
     if len(body.encode(errors="replace")) > MAX_MESSAGE_BYTES:
-        return None, None, [{"field": "body", "message": f"larger than {MAX_MESSAGE_BYTES} bytes"}]
+        return None, None, [{"field": "body", "message": say("body.too_large", limit=MAX_MESSAGE_BYTES)}]
     try:
         event = json.loads(body)
     except ValueError:
-        return None, None, [{"field": "body", "message": "not JSON"}]
+        return None, None, [{"field": "body", "message": say("body.why.syntax")}]
     detail = event.get("detail", event) if isinstance(event, dict) else None
     if not isinstance(detail, dict):
-        return None, None, [{"field": "detail", "message": "must be a JSON object"}]
+        return None, None, [{"field": "detail", "message": say("body.not_object")}]
     customer = detail.get("customerId") if isinstance(detail.get("customerId"), str) else None
     fields = {name: detail[name] for name in _REQUEST_FIELDS if detail.get(name) is not None}
     try:
@@ -136,9 +137,7 @@ def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: 
         "verdict": "invalid",
         "checks": None,
         "company": None,
-        "reasons": [
-            Reason(code="INVALID_REQUEST", message=f"The CustomerSignedUp message is malformed: {message}").to_json()
-        ],
+        "reasons": [Reason(code="INVALID_REQUEST", message=say("reason.INVALID_REQUEST", problems=message)).to_json()],
         "meta": Meta.at(now, "none").to_json(),
     }
 

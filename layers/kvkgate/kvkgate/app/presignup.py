@@ -1,69 +1,156 @@
-"""The Cognito pre-sign-up decision: which sign-ups to refuse, and what to tell the person."""
+"""The Cognito pre-sign-up decision: which sign-ups to refuse, and what to tell the person.
+
+Cognito gives the trigger 5 s, cold start included, and shows the text of any error to the person
+signing up. So: the decision (KVK and the table) has its own deadline; every AWS call is bounded
+by short client timeouts; the re-check event is only sent while there is time for it; and every
+refusal is a plain sentence, never a traceback or a validation dump.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from kvkgate import telemetry
 from kvkgate.clock import Deadline
 from kvkgate.config import Settings
 from kvkgate.domain.contracts import ValidationRequest
+from kvkgate.domain.numbers import NumberFormatError, parse_kvk_number
 from kvkgate.domain.outcomes import TooManyRequests
 from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry
 from kvkgate.domain.verify import Policy, validate
+from kvkgate.texts import Language, say, supported
 
-UNVERIFIED_MESSAGE = (
-    "We could not check your KVK number with the Chamber of Commerce just now. Please try again in a few minutes."
-)
+logger = logging.getLogger(__name__)
 
 
 class SignUpRefused(Exception):
     """Raised to make Cognito refuse the sign-up; the message is shown to the person signing up."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(message or say(f"signup.{code}"))
         self.code = code
 
 
+def language_of(event: Mapping[str, Any], settings: Settings) -> Language:
+    """The language the person is told things in: ``clientMetadata.language`` if the app passed
+    one kvkgate speaks, else ``SIGNUP_MESSAGE_LANGUAGE``."""
+    metadata = (event.get("request") or {}).get("clientMetadata")
+    chosen = supported(metadata.get("language")) if isinstance(metadata, Mapping) else None
+    return chosen or settings.signup_message_language
+
+
+@dataclass(frozen=True)
+class Timing:
+    """``decision``: KVK and the table; ``hard``: the end of Cognito's wait (less a margin);
+    ``aws_call``: how long one AWS call may take at most (the client's timeouts)."""
+
+    decision: Deadline
+    hard: Deadline
+    aws_call: float
+
+
 def check_sign_up(
-    event: dict[str, Any],
+    event: Mapping[str, Any],
     registry: Registry,
     publisher: Callable[[], Publisher],
-    deadline: Deadline,
+    timing: Timing,
     now: dt.datetime,
     policy: Policy,
     settings: Settings,
 ) -> None:
     """Return to allow the sign-up; raise :class:`SignUpRefused` to refuse it."""
-    attributes = (event.get("request") or {}).get("userAttributes") or {}
-    kvk_number = attributes.get(settings.kvk_number_attribute)
-    if not isinstance(kvk_number, str) or not kvk_number.strip():
-        raise SignUpRefused("KVK_NUMBER_MISSING", "Please enter the KVK number of your company.")
-    name = attributes.get(settings.company_name_attribute)
-    fields: dict[str, Any] = {"kvkNumber": kvk_number[:64]}
-    if isinstance(name, str) and name.strip():
-        fields["tradeName"] = name[:200]
+    fields = _claimed(event, settings)
     try:
-        result = validate(ValidationRequest.model_validate(fields), registry, deadline, now, policy)
+        result = validate(ValidationRequest.model_validate(fields), registry, timing.decision, now, policy)
     except TooManyRequests:
         unverified = "KVK_BUSY"  # KVK's rate is taken for longer than a person can wait
     else:
         if result.verdict == "invalid":
             reason = result.reasons[0]
-            raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, kvk_number))
+            raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, fields["kvkNumber"]))
         if result.verdict != "unverified":
             return
         unverified = result.reasons[0].code
     # Check again later, asynchronously, whatever we decide now.
-    detail = {"customerId": event.get("userName"), **fields}
-    publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
+    _ask_for_recheck(event, fields, publisher, timing, settings)
     if not settings.presignup_fail_open:
-        raise SignUpRefused(unverified, UNVERIFIED_MESSAGE)
+        raise SignUpRefused(unverified, say("signup.UNVERIFIED"))
+    telemetry.count("SignUpFailOpen")
+    logger.warning("sign-up let through unverified (fail-open): %s", unverified)
+
+
+def _claimed(event: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The number (and name) the person claims. ValidationData first: pools that keep the KVK
+    attributes out of the app client's write attributes pass them there. Given both ways, they
+    must agree, or one could be checked and the other kept."""
+    request = event.get("request") or {}
+    sources = [_strings(request.get("validationData")), _strings(request.get("userAttributes"))]
+    numbers = [found[settings.kvk_number_attribute] for found in sources if found.get(settings.kvk_number_attribute)]
+    names = [found[settings.company_name_attribute] for found in sources if found.get(settings.company_name_attribute)]
+    if not numbers or not numbers[0].strip():
+        raise SignUpRefused("KVK_NUMBER_MISSING")
+    if len({_digits(number) for number in numbers}) > 1:
+        raise SignUpRefused("KVK_NUMBER_CONFLICT")
+    fields: dict[str, Any] = {"kvkNumber": numbers[0]}
+    if names and names[0].strip():
+        fields["tradeName"] = names[0]
+    try:
+        ValidationRequest.model_validate(fields)
+    except ValidationError as error:
+        raise _refusal_for(error, numbers[0]) from None
+    return fields
+
+
+def _strings(value: object) -> dict[str, str]:
+    """Cognito's attribute maps hold strings; anything else in them is ignored."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(key): item for key, item in value.items() if isinstance(item, str)}
+
+
+def _digits(number: str) -> str:
+    try:
+        return parse_kvk_number(number)
+    except NumberFormatError:
+        return number.strip()
+
+
+def _refusal_for(error: ValidationError, number: str) -> SignUpRefused:
+    fields = {str(item["loc"][0]) for item in error.errors(include_url=False) if item.get("loc")}
+    if "kvkNumber" in fields or "kvk_number" in fields:
+        return SignUpRefused("INVALID_FORMAT", _sentence("INVALID_FORMAT", "", number))
+    return SignUpRefused("INVALID_COMPANY_NAME")
+
+
+def _ask_for_recheck(
+    event: Mapping[str, Any],
+    fields: dict[str, Any],
+    publisher: Callable[[], Publisher],
+    timing: Timing,
+    settings: Settings,
+) -> None:
+    """CustomerSignedUp for onboarding, if it can be sent before Cognito stops waiting."""
+    if not timing.hard.allows(timing.aws_call):
+        telemetry.count("SignUpRecheckNotQueued")
+        logger.error("no time left to queue the re-check of an unverified sign-up")
+        return
+    detail = {"customerId": event.get("userName"), **fields}
+    try:
+        publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
+    except Exception as error:  # EventBridge down must not turn into a failed sign-up
+        telemetry.count("SignUpRecheckNotQueued")
+        logger.error("could not queue the re-check of an unverified sign-up: %s: %s", type(error).__name__, error)
 
 
 def _sentence(code: str, message: str, kvk_number: str) -> str:
     """Reason messages are written for people already; only the format reason gets its context."""
     if code == "INVALID_FORMAT":
-        return f"'{kvk_number.strip()}' is not a KVK number: a KVK number has 8 digits."
+        shown = "".join(char for char in kvk_number.strip() if char.isprintable())[:20]
+        return say("signup.INVALID_FORMAT", shown=shown)
     return message

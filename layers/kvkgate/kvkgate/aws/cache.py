@@ -293,8 +293,11 @@ class KvkCache:
         parse: Callable[[Any], T],
         deadline: Deadline,
         admit: Callable[[], None] | None = None,
+        ttl: float | None = None,
     ) -> Lookup[T]:
         """The answer for ``key``: from L1, from DynamoDB if fresh, else from KVK via ``fetch``.
+
+        ``ttl`` replaces the policy's freshness for this answer (and caps its negative TTL).
 
         ``admit`` raises when the call to KVK is already known to be refused: then nothing more is
         asked of the table (no lease), and a stale answer is used if there is one.
@@ -309,6 +312,9 @@ class KvkCache:
         if remembered is not None:
             telemetry.count("CacheHitMemory")
             return remembered
+        if not deadline.allows(0.0):
+            # Out of time: not even the table is asked (a sign-up's deadline bounds every call).
+            raise TemporarilyUnavailable(f"no time left to look up {key.pk}/{key.sk}")
         stored = self._read(key).entry
         if stored is not None and stored.is_fresh(now):
             hit = self._remember(key, stored, parse)
@@ -333,7 +339,18 @@ class KvkCache:
                 return waited
             token, seen = self._lease(key, self._clock.time())
         telemetry.count("CacheMiss")
-        return self._fetch(key, fetch, parse, stale=seen.entry or stored, token=token)
+        return self._fetch(key, fetch, parse, stale=seen.entry or stored, token=token, deadline=deadline, ttl=ttl)
+
+    def peek(self, key: CacheKey, parse: Callable[[Any], T]) -> Lookup[T] | None:
+        """The fresh answer for ``key`` if memory or the table holds one; never asks KVK."""
+        now = self._clock.time()
+        remembered = self._memory.get(key, now)
+        if remembered is not None:
+            return remembered
+        stored = self._read(key).entry
+        if stored is None or not stored.is_fresh(now):
+            return None
+        return self._remember(key, stored, parse)
 
     def forget_memory(self) -> None:
         """Drop L1 (a new execution environment starts without it)."""
@@ -408,21 +425,20 @@ class KvkCache:
         parse: Callable[[Any], T],
         stale: Entry | None,
         token: str | None,
+        deadline: Deadline,
+        ttl: float | None,
     ) -> Lookup[T]:
         now = self._clock.time()
+        fresh = self.policy.ttl if ttl is None else ttl
+        negative = self.policy.negative_ttl if ttl is None else min(ttl, self.policy.negative_ttl)
         try:
             response = fetch()
             value = parse(response.body)
             entry = Entry(
-                True,
-                response.body,
-                now,
-                now + self.policy.ttl,
-                now + self.policy.ttl + self.policy.stale_if_error,
-                response.api_version,
+                True, response.body, now, now + fresh, now + fresh + self.policy.stale_if_error, response.api_version
             )
         except NotFound:
-            entry = Entry(False, None, now, now + self.policy.negative_ttl, now + self.policy.negative_ttl)
+            entry = Entry(False, None, now, now + negative, now + negative)
             value = None
         except (KvkError, ValueError) as error:
             self._release(key, token, failed=not isinstance(error, InvalidRequest))
@@ -441,7 +457,10 @@ class KvkCache:
         except BaseException:  # refused before KVK was asked (e.g. the caller's budget): nothing failed
             self._release(key, token, failed=False)
             raise
-        self._write(key, entry)
+        if deadline.allows(0.0):
+            self._write(key, entry)
+        else:  # the caller's time is up: answer now, leave the lease to expire
+            telemetry.count("CacheWriteSkipped")
         # Later hits from memory are cache answers, not KVK's.
         self._memory.put(key, min(entry.fresh_until, now + self.policy.l1_seconds), Lookup(value, "cache", False, now))
         return Lookup(value, "kvk", False, now)

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from kvkgate.aws.clients import AwsTimeouts
+
 
 class StoreUnavailable(RuntimeError):
     """DynamoDB could not be used (throttled, unreachable, misconfigured). Callers degrade."""
 
 
-def dynamodb_client() -> DynamoDBClient:
-    from kvkgate.aws.clients import client
+def dynamodb_client(timeouts: AwsTimeouts | None = None) -> DynamoDBClient:
+    from kvkgate.aws.clients import AwsTimeouts, client
 
-    dynamodb: DynamoDBClient = client("dynamodb")
+    dynamodb: DynamoDBClient = client("dynamodb", timeouts or AwsTimeouts())
     return dynamodb
 
 

@@ -99,13 +99,21 @@ class Admission:
 
 @dataclass(frozen=True)
 class Budget:
-    """``quota`` calls a month; paid calls only while fewer than ``paid_share`` of it are used."""
+    """``quota`` calls a month; paid calls only while fewer than ``paid_share`` of it are used.
+
+    The sign-up gate (pre-sign-up trigger, onboarding) has a reserved ``gate_share`` of the quota:
+    the API's calls stop at the rest, so anonymous traffic cannot drain what sign-ups need. One
+    counter holds everyone's calls; each pool only has its own ceiling.
+    """
 
     quota: int
     paid_share: float = 0.95
+    gate_share: float = 0.0
+    pool: str = "gate"
 
     def cap(self, api: KvkApi) -> int:
-        return math.floor(self.quota * self.paid_share) if api.paid else self.quota
+        ceiling = self.quota if self.pool == "gate" else self.quota * (1 - self.gate_share)
+        return math.floor(ceiling * self.paid_share) if api.paid else math.floor(ceiling)
 
 
 @dataclass(frozen=True)

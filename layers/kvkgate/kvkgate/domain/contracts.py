@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_postcode
+from kvkgate.texts import has, say
 
 MAX_BODY_BYTES = 8 * 1024
 
@@ -72,14 +73,14 @@ class ValidationRequest(Request):
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # JSON's 17.0 is the number 17
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValueError("houseNumber must be a string or a whole number")
+            raise ValueError(say("number.house_number_type"))
         parsed = _checked(parse_house_number, value, "houseNumber")
         return f"{parsed.number}{parsed.letter or ''}" + (f"-{parsed.addition}" if parsed.addition else "")
 
     @model_validator(mode="after")
     def _house_number_needs_postcode(self) -> ValidationRequest:
         if self.house_number is not None and self.postcode is None:
-            raise ValueError("houseNumber requires postcode")
+            raise ValueError(say("number.house_number_needs_postcode"))
         return self
 
 
@@ -96,13 +97,18 @@ def _checked(parse: Any, value: Any, field: str) -> Any:
 
 
 def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """Pydantic's errors as ``{"field", "message"}``, field names as the client sent them."""
+    """Pydantic's errors as ``{"field", "message"}``, field names as the client sent them, messages
+    in the current language (kvkgate's own rules already are; pydantic's by their error type)."""
     problems = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "body"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
+        kind = str(item["type"])
+        if kind == "value_error":
+            message = str(item["msg"]).removeprefix("Value error, ")
+        elif has(f"field.{kind}"):
+            message = say(f"field.{kind}", **{str(name): value for name, value in (item.get("ctx") or {}).items()})
+        else:
+            message = say("field.invalid")
         problems.append({"field": field, "message": message})
     return problems
 
@@ -227,4 +233,59 @@ class TradeNameCheckResult(Contract):
     compared_with: str | None
     differences: list[WordDifference]
     candidates: list[ScoredName]
+    meta: Meta
+
+
+class SearchRequest(Request):
+    """``GET /v1/companies?q=…``: what a person typed into a sign-up form, and optional filters."""
+
+    q: StrictStr = Field(max_length=200)
+    city: ShortText | None = None
+    postcode: ShortText | None = None
+    house_number: ShortText | None = None
+    include_inactive: bool = False
+
+    @field_validator("q")
+    @classmethod
+    def _q(cls, value: str) -> str:
+        trimmed = value.strip(" ")  # spaces only: the rule docs/openapi.yaml states as a pattern
+        if len(trimmed) < 2:
+            raise PydanticCustomError("blank_query", "at least 2 characters besides spaces")
+        if len(trimmed) > 100:
+            raise PydanticCustomError("string_too_long", "at most 100 characters", {"max_length": 100})
+        return value
+
+    @field_validator("postcode")
+    @classmethod
+    def _postcode(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(parse_postcode, value, "postcode")
+
+    @field_validator("house_number")
+    @classmethod
+    def _house_number(cls, value: str | None) -> str | None:
+        return None if value is None else str(_checked(parse_house_number, value, "houseNumber").number)
+
+    @model_validator(mode="after")
+    def _address_together(self) -> SearchRequest:
+        if (self.postcode is None) != (self.house_number is None):
+            raise ValueError(say("search.postcode_and_house_number"))
+        return self
+
+
+SuggestionKind = Literal["main branch", "branch", "legal entity"]
+
+
+class Suggestion(Contract):
+    kvk_number: str
+    branch_number: str | None
+    name: str
+    kind: SuggestionKind | None
+    city: str | None
+    street: str | None
+    active: bool
+
+
+class SearchResult(Contract):
+    results: list[Suggestion]
+    total: int
     meta: Meta

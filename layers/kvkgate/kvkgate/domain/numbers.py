@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kvkgate.texts import say
+
 # People type numbers with spaces, dots or dashes ("6875 0110", "68.75.01.10"); KVK wants digits.
 # Exactly these three (design §4), so docs/openapi.yaml can state the same rule as a pattern.
 _SEPARATORS = re.compile(r"[ .\-]+")
@@ -35,21 +37,22 @@ class NumberFormatError(ValueError):
 
 def _strip(field: str, raw: object) -> str:
     if not isinstance(raw, str):
-        raise NumberFormatError(field, "type", f"{field} must be a string, not {type(raw).__name__}")
+        raise NumberFormatError(field, "type", say("number.type", field=field, kind=type(raw).__name__))
     if len(raw) > MAX_INPUT_LENGTH:
-        raise NumberFormatError(field, "too_long", f"{field} is longer than {MAX_INPUT_LENGTH} characters")
+        raise NumberFormatError(field, "too_long", say("number.too_long", field=field, limit=MAX_INPUT_LENGTH))
     value = _SEPARATORS.sub("", raw)
     if not value:
-        raise NumberFormatError(field, "empty", f"{field} is empty")
+        raise NumberFormatError(field, "empty", say("number.empty", field=field))
     return value
 
 
 def _digits(field: str, raw: object, length: int) -> str:
     value = _strip(field, raw)
     if not _DIGITS.fullmatch(value):
-        raise NumberFormatError(field, "digits_only", f"{field} may contain only digits 0-9, got {value!r}")
+        shown = "".join(char for char in value if char.isprintable())[:20]
+        raise NumberFormatError(field, "digits_only", say("number.digits_only", field=field, value=repr(shown)))
     if len(value) != length:
-        raise NumberFormatError(field, "length", f"{field} must be exactly {length} digits, got {len(value)}")
+        raise NumberFormatError(field, "length", say("number.length", field=field, length=length, got=len(value)))
     return value
 
 
@@ -77,7 +80,7 @@ def parse_rsin(raw: object, field: str = "rsin") -> str:
     value = _digits(field, raw, 9)
     weighted = sum(int(digit) * weight for digit, weight in zip(value[:8], range(9, 1, -1), strict=True))
     if (weighted - int(value[8])) % 11 != 0:
-        raise NumberFormatError(field, "checksum", f"{field} {value} fails the 11-proef")
+        raise NumberFormatError(field, "checksum", say("number.checksum", field=field, value=value))
     return value
 
 
@@ -86,12 +89,14 @@ def parse_postcode(raw: object, field: str = "postcode") -> str:
     value = _strip(field, raw)
     # Match before upper-casing: "ß".upper() is "SS", and only ASCII letters make a postcode.
     if not _POSTCODE.fullmatch(value):
-        raise NumberFormatError(field, "format", f"{field} must be 4 digits and 2 letters, like 1234 AB")
+        raise NumberFormatError(field, "format", say("number.postcode_format", field=field))
     value = value.upper()
     if value[0] == "0":
-        raise NumberFormatError(field, "leading_zero", f"{field} cannot start with 0")
+        raise NumberFormatError(field, "leading_zero", say("number.leading_zero", field=field))
     if value[4:] in _UNISSUED_POSTCODE_LETTERS:
-        raise NumberFormatError(field, "unissued_letters", f"{field} letters {value[4:]} are never issued")
+        raise NumberFormatError(
+            field, "unissued_letters", say("number.unissued_letters", field=field, letters=value[4:])
+        )
     return value
 
 
@@ -107,19 +112,17 @@ def parse_house_number(raw: object, field: str = "houseNumber") -> HouseNumber:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str):
-        raise NumberFormatError(field, "type", f"{field} must be a string or a number")
+        raise NumberFormatError(field, "type", say("number.type_or_number", field=field))
     if len(raw) > MAX_INPUT_LENGTH:
-        raise NumberFormatError(field, "too_long", f"{field} is longer than {MAX_INPUT_LENGTH} characters")
+        raise NumberFormatError(field, "too_long", say("number.too_long", field=field, limit=MAX_INPUT_LENGTH))
     if not raw.strip(" "):
-        raise NumberFormatError(field, "empty", f"{field} is empty")
+        raise NumberFormatError(field, "empty", say("number.empty", field=field))
     match = _HOUSE_NUMBER.fullmatch(raw)
     if match is None:
-        raise NumberFormatError(
-            field, "format", f"{field} must be 1-5 digits, optionally a letter and an addition, like 17 M or 3-1"
-        )
+        raise NumberFormatError(field, "format", say("number.house_number_format", field=field))
     number = int(match["number"])
     if number == 0:
-        raise NumberFormatError(field, "range", f"{field} must be at least 1")
+        raise NumberFormatError(field, "range", say("number.range", field=field))
     letter = match["letter"].upper() if match["letter"] else None
     addition = match["addition"].upper() if match["addition"] else None
     return HouseNumber(number=number, letter=letter, addition=addition)

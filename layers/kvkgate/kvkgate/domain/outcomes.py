@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kvkgate.texts import say
+
 KVK_UNAVAILABLE = "KVK_UNAVAILABLE"
 BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
 
@@ -10,7 +12,7 @@ class NotRegistered(Exception):
     """KVK knows no registration for this number."""
 
     def __init__(self, kvk_number: str) -> None:
-        super().__init__(f"KVK number {kvk_number} is not registered with the Chamber of Commerce.")
+        super().__init__(say("reason.NOT_REGISTERED", kvk=kvk_number))
         self.kvk_number = kvk_number
 
 
@@ -25,12 +27,11 @@ class Unavailable(Exception):
 
     @classmethod
     def budget_spent(cls) -> Unavailable:
-        return cls(BUDGET_EXHAUSTED, "This month's KVK lookup budget is spent; try again later.", 3600)
+        return cls(BUDGET_EXHAUSTED, say("reason.BUDGET_EXHAUSTED"), 3600)
 
     @classmethod
     def kvk_down(cls, retry_after: float | None = None) -> Unavailable:
-        message = "The KVK register could not be asked just now; try again later."
-        return cls(KVK_UNAVAILABLE, message, retry_after or 30.0)
+        return cls(KVK_UNAVAILABLE, say("reason.KVK_UNAVAILABLE"), retry_after or 30.0)
 
 
 class TooManyRequests(Exception):
@@ -42,14 +43,21 @@ class TooManyRequests(Exception):
 
 
 class CallerBudgetExceeded(TooManyRequests):
-    """One caller used its share of KVK lookups for now. No stale answer hides it."""
+    """One caller used its share of KVK lookups for now (this minute or today). No stale answer hides it."""
 
-    def __init__(self, caller: str, limit: int, retry_after: float) -> None:
-        super().__init__(
-            f"more than {limit} KVK lookups a minute from one caller; retry in {retry_after:.0f}s", retry_after
-        )
+    def __init__(self, caller: str, limit: int, retry_after: float, per: str = "minute") -> None:
+        message = f"more than {limit} KVK lookups a {per} from one caller; retry in {retry_after:.0f}s"
+        super().__init__(message, retry_after)
         self.caller = caller
         self.limit = limit
+        self.per = per
+
+
+class PaidLookupRefused(TooManyRequests):
+    """Anonymous callers may not spend more on paid KVK lookups today; free answers still come."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("today's paid KVK lookups for anonymous callers are spent", retry_after)
 
 
 class Busy(TooManyRequests):

@@ -27,6 +27,14 @@ FAILED = "KvkVerificationFailed"
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who a KVK lookup is charged to: an API client, or an anonymous network (IPv4 address, IPv6 /64)."""
+
+    key: str
+    anonymous: bool
+
+
+@dataclass(frozen=True)
 class Answer[T]:
     """A registry answer and where it came from."""
 
@@ -72,6 +80,16 @@ class Registrations:
         return self.total <= len(self.items)
 
 
+@dataclass(frozen=True)
+class SearchFilters:
+    """What narrows a company search besides the name."""
+
+    city: str | None = None
+    postcode: str | None = None
+    house_number: int | None = None
+    include_inactive: bool = False
+
+
 class Registry(Protocol):
     def registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
         """Registrations of the number, active or not (free)."""
@@ -95,6 +113,16 @@ class Registry(Protocol):
 
     def profile(self, kvk_number: str, deadline: Deadline) -> Answer[CompanyProfile | None]:
         """The company profile (Basisprofiel, paid)."""
+
+
+class CompanyIndex(Protocol):
+    """Companies by name, for a person typing into a sign-up form (the free search only)."""
+
+    def companies_named(self, words: str, filters: SearchFilters, deadline: Deadline) -> Answer[Registrations | None]:
+        """Registrations one of whose names holds every one of ``words`` as a whole word (one page)."""
+
+    def known_companies_named(self, words: str, filters: SearchFilters) -> Answer[Registrations | None] | None:
+        """The same question's answer if it is at hand (cached and fresh); None, and no KVK call, otherwise."""
 
 
 class Redelivery(Protocol):

@@ -36,8 +36,9 @@ from kvkgate.domain.contracts import (
 )
 from kvkgate.domain.names import NameMatch, RegisteredName, best_match, search_words
 from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
-from kvkgate.domain.outcomes import Unavailable
+from kvkgate.domain.outcomes import PaidLookupRefused, Unavailable
 from kvkgate.domain.ports import Answer, Registration, Registrations, Registry
+from kvkgate.texts import say
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def validate(
     except _Unreachable as problem:
         return _unverified(kvk, request, problem, sources, now, company)
     if not active:
-        reason = Reason(code="INACTIVE", message=f"KVK number {kvk} is registered but no longer active.")
+        reason = Reason(code="INACTIVE", message=say("reason.INACTIVE", kvk=kvk))
         return _result(kvk, "invalid", [reason], _checks("pass", "pass", "fail", request), company, sources.meta(now))
     return _claims(kvk, request, items, company, registry, deadline, sources, rules, now)
 
@@ -180,6 +181,10 @@ def _check_name(
         if found.result != "mismatch" or conclusive:
             return _named(kvk, typed, found, rules)
         naming = sources.add(registry.names(kvk, deadline))
+    except PaidLookupRefused:
+        # Zoeken could not settle it and the paid lookup is not ours to spend today: say so, never guess.
+        message = say("reason.NAME_CHECK_LIMITED", typed=typed, kvk=kvk)
+        raise _Unreachable(Reason(code="NAME_CHECK_LIMITED", message=message)) from None
     except Unavailable as outage:
         if found.result == "partial":  # what KVK already said stands; asking more would not change it
             return _named(kvk, typed, found, rules)
@@ -201,21 +206,21 @@ def _named(kvk: str, typed: str, found: NameMatch, rules: Policy) -> tuple[NameC
         compared_with=best.candidate.name if best else None,
         differences=[WordDifference(typed=item.typed, registered=item.registered) for item in found.differences],
     )
-    known_as = f" KVK knows this company as '{best.candidate.name}'." if best else ""
     if result == "mismatch":
-        return check, [
-            Reason(
-                code="TRADE_NAME_MISMATCH",
-                message=f"'{typed}' is not a name registered for KVK number {kvk}.{known_as}",
-            )
-        ]
+        if best is None:
+            message = say("reason.TRADE_NAME_MISMATCH", typed=typed, kvk=kvk)
+        else:
+            message = say("reason.TRADE_NAME_MISMATCH.known_as", typed=typed, kvk=kvk, name=best.candidate.name)
+        return check, [Reason(code="TRADE_NAME_MISMATCH", message=message)]
     if best is not None and best.candidate.name_type == "expiredName":
-        message = f"'{typed}' is a former name of KVK number {kvk}.{known_as}"
+        current = next(
+            (item.candidate.name for item in found.ranked if item.candidate.name_type != "expiredName"),
+            best.candidate.name,
+        )
+        message = say("reason.TRADE_NAME_EXPIRED", typed=typed, kvk=kvk, name=current)
         return check, [Reason(code="TRADE_NAME_EXPIRED", message=message)]
     if result == "partial":
-        message = (
-            f"'{typed}' resembles the registered name '{best.candidate.name if best else ''}' but is not the same."
-        )
+        message = say("reason.TRADE_NAME_PARTIAL", typed=typed, name=best.candidate.name if best else "")
         return check, [Reason(code="TRADE_NAME_PARTIAL", message=message)]
     return check, []
 
@@ -240,9 +245,7 @@ def _check_address(
     sources: _Sources,
 ) -> tuple[AddressCheck, list[Reason]]:
     if _address_shielded(items):
-        reason = Reason(
-            code="ADDRESS_SHIELDED", message=f"The address of KVK number {kvk} is shielded; it was not compared."
-        )
+        reason = Reason(code="ADDRESS_SHIELDED", message=say("reason.ADDRESS_SHIELDED", kvk=kvk))
         return AddressCheck(result="skipped"), [reason]
     # Only the number: people type KVK's "toevoeging" (3 A) as a letter (3A) and vice versa.
     number = parse_house_number(house_number).number
@@ -253,7 +256,7 @@ def _check_address(
     if found.value is None or not found.value.items:
         reason = Reason(
             code="ADDRESS_MISMATCH",
-            message=f"No establishment of KVK number {kvk} is registered at {postcode} {house_number}.",
+            message=say("reason.ADDRESS_MISMATCH", kvk=kvk, postcode=postcode, house_number=house_number),
         )
         return AddressCheck(result="mismatch"), [reason]
     return AddressCheck(result="match"), []
@@ -302,7 +305,7 @@ def _checks(format_: str, registered: str, active: str, request: ValidationReque
 
 
 def _not_registered(kvk: str, request: ValidationRequest, sources: _Sources, now: dt.datetime) -> ValidationResult:
-    reason = Reason(code="NOT_REGISTERED", message=f"KVK number {kvk} is not registered with the Chamber of Commerce.")
+    reason = Reason(code="NOT_REGISTERED", message=say("reason.NOT_REGISTERED", kvk=kvk))
     return _result(kvk, "invalid", [reason], _checks("pass", "fail", "unknown", request), None, sources.meta(now))
 
 

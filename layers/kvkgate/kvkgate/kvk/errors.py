@@ -87,6 +87,15 @@ class Shed(KvkError):
         self.retry_after = retry_after
 
 
+class PaidCallRefused(KvkError):
+    """kvkgate refused a paid call for an anonymous caller: its, or all anonymous callers', daily paid
+    lookups are spent. Not retried; free calls go on."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class UnexpectedResponse(KvkError):
     """A response that fits nothing KVK documents (e.g. a gateway 404 page, a 406). Not cached."""
 

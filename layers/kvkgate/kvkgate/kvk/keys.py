@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
+from kvkgate.clock import SYSTEM_CLOCK, Clock
 from kvkgate.kvk import redaction
 
 if TYPE_CHECKING:
@@ -13,6 +15,10 @@ if TYPE_CHECKING:
 
 # Powertools parameters costs ~230 ms to import (toolchain.md); it is imported on first fetch only.
 DEFAULT_MAX_AGE_SECONDS = 3600
+# While the secret is missing or holds no usable key (the template's placeholder), it is read
+# again this often: the operator's fix takes effect within minutes, and an outage of Secrets
+# Manager is not a request per KVK lookup.
+UNUSABLE_RETRY_SECONDS = 300
 # What template.yaml's created secret holds until the operator puts a real key in it.
 PLACEHOLDER = "REPLACE_WITH_YOUR_KVK_API_KEY"
 
@@ -83,19 +89,34 @@ class StaticApiKey:
 
 
 class SecretsManagerApiKey:
-    """Reads ``secret_id`` once, keeps it for ``max_age`` seconds; ``refresh=True`` re-reads (rotation)."""
+    """Reads ``secret_id`` once, keeps it for ``max_age`` seconds; ``refresh=True`` re-reads (rotation).
 
-    def __init__(self, secret_id: str, max_age: int = DEFAULT_MAX_AGE_SECONDS) -> None:
+    A secret that is missing or unusable is not kept for ``max_age``: the failure stands for
+    ``retry_after`` seconds, then the secret is read again.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        max_age: int = DEFAULT_MAX_AGE_SECONDS,
+        retry_after: float = UNUSABLE_RETRY_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
+        aws_client: Callable[[], Any] | None = None,
+    ) -> None:
+        self._aws_client = aws_client  # a boto3 Secrets Manager client with bounded timeouts
         self._secret_id = secret_id
         self._max_age = max_age
+        self._retry_after = retry_after
+        self._clock = clock
         self._lock = threading.Lock()
         self._provider: SecretsProvider | None = None
+        self._unusable: tuple[SecretError, float] | None = None  # the failure, and until when it stands
 
     def _fetch(self, refresh: bool) -> str | bytes:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         if self._provider is None:
-            self._provider = SecretsProvider()
+            self._provider = SecretsProvider(boto3_client=self._aws_client() if self._aws_client else None)
         value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=refresh)
         if not isinstance(value, str | bytes):
             raise SecretError("the KVK API key secret has no string value")
@@ -103,13 +124,25 @@ class SecretsManagerApiKey:
 
     def get(self, *, refresh: bool = False) -> ApiKey:
         with self._lock:
+            now = self._clock.monotonic()
+            if self._unusable is not None and now < self._unusable[1]:
+                raise self._unusable[0]
             try:
-                value = self._fetch(refresh)
-            except SecretError:
+                # After a failure Powertools' copy may be the placeholder: read past it.
+                key = parse_secret_value(self._read(refresh or self._unusable is not None))
+            except SecretError as error:
+                self._unusable = (error, now + self._retry_after)
                 raise
-            except Exception as error:
-                # A failed read cannot contain the value, so AWS's own message is safe to pass on.
-                raise SecretError(
-                    f"could not read the KVK API key secret {self._secret_id!r}: {type(error).__name__}: {error}"
-                ) from error
-        return parse_secret_value(value)
+            self._unusable = None
+            return key
+
+    def _read(self, refresh: bool) -> str | bytes:
+        try:
+            return self._fetch(refresh)
+        except SecretError:
+            raise
+        except Exception as error:
+            # A failed read cannot contain the value, so AWS's own message is safe to pass on.
+            raise SecretError(
+                f"could not read the KVK API key secret {self._secret_id!r}: {type(error).__name__}: {error}"
+            ) from error

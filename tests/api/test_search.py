@@ -1,0 +1,119 @@
+"""GET /v1/companies?q=: suggestions for a person typing a company name (the sandbox's KVK searches
+whole words of every name, as KVK does; the word still being typed is matched by kvkgate)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from kvkgate import root
+from kvkgate.domain.names import fold
+from tests.api.conftest import Answer, Api
+from tests.conftest import FakeClock
+
+
+def search(api: Api, q: str, **filters: str) -> Answer:
+    return api.call("GET", "/v1/companies", query=urlencode({"q": q, **filters}))
+
+
+def searches(api: Api) -> int:
+    return int(api.kvk_calls()["calls"].get("zoeken", 0))
+
+
+def words_of(name: str) -> list[str]:
+    return "".join(char if char.isalnum() else " " for char in fold(name)).split()
+
+
+def test_a_finished_word_finds_the_companies_whose_names_hold_it(api: Api) -> None:
+    answer = search(api, "bakkerij")
+    assert answer.status == 200
+    results = answer.body["results"]
+    assert 0 < len(results) <= 10 and answer.body["total"] >= len(results)
+    assert all(any(word.startswith("bakkerij") for word in words_of(item["name"])) for item in results)
+    assert {item["kind"] for item in results} <= {"main branch", "branch", "legal entity"}
+    assert all(item["active"] is True and len(item["kvkNumber"]) == 8 for item in results)
+    assert answer.body["meta"]["source"] == "kvk"
+    assert searches(api) == 1
+
+
+def test_the_unfinished_last_word_narrows_the_list_without_asking_kvk_again(api: Api) -> None:
+    everyone = search(api, "bakkerij").body
+    narrowed = search(api, "bakkerij h").body
+    assert searches(api) == 1
+    assert narrowed["results"], "some bakeries' names have a word starting with h"
+    assert all(any(word.startswith("h") for word in words_of(item["name"])) for item in narrowed["results"])
+    assert narrowed["total"] < everyone["total"]
+    assert narrowed["meta"]["source"] == "cache"
+
+
+def test_prefix_hits_come_before_near_misses(api: Api) -> None:
+    exact = search(api, "bakkerij hoekstra").body["results"]
+    assert exact and fold(exact[0]["name"]).count("hoekstra")
+    typo = search(api, "bakkerij hoeksrta").body["results"]  # two letters swapped
+    assert any("hoekstra" in fold(item["name"]) for item in typo)
+
+
+def test_too_little_to_ask_kvk_about_costs_nothing(api: Api) -> None:
+    answer = search(api, "ba")
+    assert (answer.status, answer.body["results"], answer.body["total"]) == (200, [], 0)
+    assert answer.body["meta"]["source"] == "none"
+    assert searches(api) == 0
+
+
+@pytest.mark.parametrize("q", ["a", " ", "  b  ", "x" * 101])
+def test_q_must_be_2_to_100_characters_after_trimming(api: Api, q: str) -> None:
+    answer = search(api, q)
+    assert (answer.status, answer.body["code"]) == (400, "INVALID_REQUEST")
+    assert [error["field"] for error in answer.body["errors"]] == ["q"]
+    assert searches(api) == 0
+
+
+def test_q_is_required_and_unknown_parameters_are_named(api: Api) -> None:
+    missing = api.call("GET", "/v1/companies")
+    assert missing.status == 400 and missing.body["errors"][0]["field"] == "q"
+    unknown = api.call("GET", "/v1/companies", query="q=bakkerij&naam=x")
+    assert unknown.status == 400 and unknown.body["errors"][0]["field"] == "naam"
+
+
+def test_a_complete_answer_serves_longer_questions_about_the_same_words(api: Api) -> None:
+    wide = search(api, "stichting bakkerij ").body
+    assert wide["results"] and searches(api) == 1
+    narrower = search(api, "stichting bakkerij smit ").body
+    assert searches(api) == 1, "KVK's answer for the two words was complete: the third is matched here"
+    assert narrower["results"] and all("smit" in words_of(item["name"]) for item in narrower["results"])
+
+
+def test_filters_and_inactive_registrations(api: Api) -> None:
+    city = search(api, "bakkerij", city="Utrecht").body["results"]
+    assert city and all(item["city"] == "Utrecht" for item in city)
+    assert search(api, "bakkerij", postcode="1234AB").status == 400  # postcode needs houseNumber
+    inactive = search(api, "bakkerij", includeInactive="true").body
+    assert inactive["total"] >= search(api, "bakkerij").body["total"]
+
+
+def test_answers_are_cached_for_the_search_ttl(api: Api, clock: FakeClock) -> None:
+    root.install(root.Overrides(clock=clock))
+    search(api, "bakkerij")
+    clock.advance(9 * 60)
+    search(api, "bakkerij")
+    assert searches(api) == 1
+    clock.advance(2 * 60)
+    search(api, "bakkerij")
+    assert searches(api) == 2
+
+
+def test_every_search_is_charged_to_its_caller(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLER_KVK_LOOKUPS_PER_MINUTE", "2")
+    root.reset()
+    assert search(api, "bakkerij").status == 200
+    assert search(api, "drukkerij").status == 200
+    refused = search(api, "kapsalon")
+    assert (refused.status, refused.body["code"]) == (429, "CALLER_LIMIT_REACHED")
+    assert search(api, "bakkerij d").status == 200  # answered from the cache: free
+
+
+def test_an_outage_is_a_503_not_an_empty_list(api: Api) -> None:
+    api.kvk(outage=True)
+    answer = search(api, "bakkerij")
+    assert (answer.status, answer.body["code"]) == (503, "KVK_UNAVAILABLE")

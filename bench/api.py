@@ -11,6 +11,10 @@
 3. Paid KVK calls per validation on 10,000 validations over 2,000 unique numbers (Zipf), 30 %
    with a claimed name of which half mismatch, beside a naive client that calls Basisprofiel and
    Naamgeving for every validation.
+4. Company search (``GET /v1/companies?q=``): KVK calls per typing session - a person typing a
+   name one key at a time, 150 ms between keys, the demo page's 300 ms debounce deciding which
+   texts are sent - beside the same sessions without the debounce and a naive client that sends
+   every keystroke's whole text to KVK; and suggestion latency on a warm cache.
 """
 
 from __future__ import annotations
@@ -155,6 +159,104 @@ def warm_latencies(samples: int) -> list[list[object]]:
     return [row("L1 (memory) hit", memory), row("DynamoDB hit", table_hits), row("miss (Zoeken via sandbox)", misses)]
 
 
+KEY_GAP = 0.150  # seconds between keys
+DEBOUNCE = 0.300  # the demo page waits this long after the last key before it asks
+
+
+def sent_texts(name: str, debounced: bool) -> list[str]:
+    """The texts a search box sends while ``name`` is typed one key at a time."""
+    typed = [name[:end] for end in range(1, len(name) + 1)]
+    if debounced:  # a request only when no key follows within the debounce: with even typing, the last
+        typed = [text for index, text in enumerate(typed) if index == len(typed) - 1 or KEY_GAP >= DEBOUNCE]
+    return [text for text in typed if len(text.strip()) >= 2]
+
+
+def search_figures(sessions: list[str], samples: int) -> tuple[list[list[object]], dict[str, Any]]:
+    """KVK calls per typing session (three clients) and warm-cache suggestion latency."""
+    import httpx
+    from moto import mock_aws
+
+    from kvkgate import root
+    from local.apigw import http_event
+    from local.aws_resources import create_stack
+    from local.lambda_runtime import LambdaContext, function_environment, functions, load_handler
+    from local.sandbox.app import PUBLIC_TEST_KEY
+    from local.sandbox.faults import Behaviour
+    from local.sandbox.server import SandboxServer
+
+    spec = functions()["ApiFunction"]
+    with mock_aws(), SandboxServer(Behaviour(rate_limit=None)) as sandbox:
+        stack = create_stack(secret_values={"KvkApiKeySecret": PUBLIC_TEST_KEY}, prefix="bench-search")
+        overrides = {"KVK_BASE_URL": sandbox.test_url, "CALLER_KVK_LOOKUPS_PER_MINUTE": "0"}
+        os.environ.update(function_environment(spec, stack, overrides | {"CALLER_KVK_LOOKUPS_PER_DAY": "0"}))
+        handler = load_handler(spec)
+
+        def ask(text: str) -> float:
+            query = "q=" + httpx.QueryParams({"q": text})["q"]
+            event = http_event("GET", "/v1/companies", query=query, route_key="GET /v1/companies")
+            started = time.perf_counter()
+            response = handler(event, LambdaContext(spec))
+            elapsed = time.perf_counter() - started
+            assert response["statusCode"] == 200, response
+            return elapsed
+
+        def kvk_calls() -> int:
+            return int(httpx.get(sandbox.url + "/__sandbox/stats").json()["calls"].get("zoeken", 0))
+
+        def session_calls(name: str, debounced: bool) -> int:
+            root.reset()  # a fresh environment and an empty cache: every session pays its own way
+            httpx.post(sandbox.url + "/__sandbox/reset")
+            for text in sent_texts(name, debounced):
+                ask(text)
+            return kvk_calls()
+
+        debounced = [session_calls(name, True) for name in sessions]
+        every_key = [session_calls(name, False) for name in sessions]
+        naive = [len(sent_texts(name, False)) for name in sessions]  # one KVK call per keystroke's text
+        root.reset()
+        first = ask(sessions[0])
+        memory = [ask(sessions[0]) for _ in range(samples)]
+        table_hits = []
+        for _ in range(samples):
+            root.environment().registry.cache.forget_memory()
+            table_hits.append(ask(sessions[0]))
+        root.reset()
+
+    def calls_row(label: str, counts: list[int]) -> list[object]:
+        return [label, len(counts), max(counts), f"{statistics.mean(counts):.2f}", counts[0]]
+
+    rows = [
+        calls_row("kvkgate, demo page (300 ms debounce)", debounced),
+        calls_row("kvkgate, a request per keystroke", every_key),
+        calls_row("naive: every keystroke's text to KVK", naive),
+    ]
+    latency = {
+        "first (KVK via sandbox)": round(first * 1000, 2),
+        "L1 hit p50": round(statistics.median(memory) * 1000, 2),
+        "L1 hit p95": round(sorted(memory)[int(len(memory) * 0.95)] * 1000, 2),
+        "DynamoDB hit p50": round(statistics.median(table_hits) * 1000, 2),
+        "DynamoDB hit p95": round(sorted(table_hits)[int(len(table_hits) * 0.95)] * 1000, 2),
+    }
+    figures = {
+        "kvk_calls_per_typing_session": debounced[0],
+        "kvk_calls_per_typing_session_max": max(debounced),
+        "kvk_calls_per_session_without_debounce_max": max(every_key),
+        "naive_kvk_calls_per_session_mean": round(statistics.mean(naive), 2),
+        "suggestion_ms": latency,
+    }
+    return rows, figures
+
+
+def typing_sessions(count: int, seed: int) -> list[str]:
+    """What people type: the issue's "bakkerij de hoek" first, then the first words of real sandbox names."""
+    from local.sandbox.server import registry
+
+    rng = random.Random(seed)
+    names = sorted(record["naam"] for record in registry().companies.values() if record.get("evidence") == "generated")
+    picked = [" ".join(name.split()[:3]).lower() for name in rng.sample(names, count - 1)]
+    return ["bakkerij de hoek", *picked]
+
+
 def workload(validations: int, unique: int, seed: int) -> list[dict[str, str]]:
     """Zipf-distributed numbers; 30 % claim a name, half of those another company's name."""
     from local.sandbox.server import registry
@@ -259,6 +361,7 @@ def main() -> None:
     parser.add_argument("--unique", type=int, default=2_000)
     parser.add_argument("--naive-sample", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--sessions", type=int, default=30, help="typing sessions for the search figures")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
@@ -282,10 +385,22 @@ def main() -> None:
     print(f"KVK calls for {workload_text}:")
     print(table(["client", "validations", "free Zoeken calls", "paid calls", "paid calls / validation"], cost_rows))
     print()
+    search_rows, search = search_figures(typing_sessions(args.sessions, args.seed), args.samples)
+    print(
+        f"KVK calls per typing session ({args.sessions} names typed one key at a time, {KEY_GAP * 1000:.0f} ms apart):"
+    )
+    print(table(["client", "sessions", "max calls", "mean calls", '"bakkerij de hoek"'], search_rows))
+    print("Suggestion latency (ms):", json.dumps(search["suggestion_ms"]))
+    print()
     print(
         "RESULT "
         + json.dumps(
-            {"cold_import_ratio": round(ratio, 3), **cost, "warm_ms": {row[0]: float(str(row[2])) for row in warm}}
+            {
+                "cold_import_ratio": round(ratio, 3),
+                **cost,
+                "warm_ms": {row[0]: float(str(row[2])) for row in warm},
+                **search,
+            }
         )
     )
 

@@ -8,6 +8,7 @@ remaining time really counts down. Used by tests, ``make invoke`` and the local 
 from __future__ import annotations
 
 import importlib.util
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -107,22 +108,28 @@ def load_handler(spec: FunctionSpec) -> Handler:
     return handler
 
 
+_loading = threading.Lock()
+
+
 def _load_module(name: str, path: Path) -> ModuleType:
+    """Import once, under a lock: two requests right after start must not see a half-loaded handler
+    (Lambda imports the handler once per environment, before any request)."""
     import sys
 
-    if name in sys.modules:
-        return sys.modules[name]
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    try:
-        module_spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    with _loading:
+        if name in sys.modules:
+            return sys.modules[name]
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
 
 
 class LambdaContext:

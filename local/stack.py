@@ -99,14 +99,20 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def _with_demo(api: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """Serve the demo page at / (and its files), everything else through API Gateway."""
-    files = {"/": ("index.html", "text/html; charset=utf-8")}
+    """Serve the demo page at /, its texts at /texts/{en,nl}.json, everything else through API Gateway.
+
+    The texts are the handlers' own catalogues (``demo.*`` keys), read on every request so an edit shows at once.
+    """
+    texts = Path(__file__).parents[1] / "layers" / "kvkgate" / "kvkgate" / "texts"
+    files = {"/": (DEMO / "index.html", "text/html; charset=utf-8")} | {
+        f"/texts/{name}": (texts / name, "application/json; charset=utf-8") for name in ("en.json", "nl.json")
+    }
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if environ["REQUEST_METHOD"] == "GET" and path in files:
-            name, media = files[path]
-            body = (DEMO / name).read_bytes()
+            file, media = files[path]
+            body = file.read_bytes()
             start_response(
                 "200 OK", [("content-type", media), ("content-length", str(len(body))), ("cache-control", "no-store")]
             )

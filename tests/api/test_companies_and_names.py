@@ -100,7 +100,9 @@ def test_one_caller_cannot_spend_everyones_budget(api: Api, monkeypatch: pytest.
     assert refused.headers["content-type"] == "application/problem+json"
     assert api.kvk_calls()["totalCalls"] == 2
     # cached answers cost no KVK call and so count for nothing
-    assert api.validate(kvkNumber="69599084").status == 200
+    cached = api.validate(kvkNumber="69599084")
+    assert (cached.status, cached.body["verdict"], cached.body["meta"]["source"]) == (200, "valid", "cache")
+    assert api.kvk_calls()["totalCalls"] == 2
     # and another caller is not affected
     api.source_ip = "203.0.113.9"
     assert api.validate(kvkNumber="68727720").status == 200

@@ -12,22 +12,32 @@ from local.lambda_runtime import LambdaContext, functions, load_handler
 from tests.api.conftest import Api
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-EXPECTED = {
-    "api-validations-valid": (200, "valid"),
-    "api-validations-invalid-format": (200, "invalid"),
-    "api-validations-not-registered": (200, "invalid"),
-    "api-validations-inactive": (200, "invalid"),
-    "api-validations-name-match": (200, "valid"),
-    "api-validations-name-mismatch": (200, "invalid"),
-    "api-validations-bad-request": (400, None),
-    "api-companies-valid": (200, None),
-    "api-companies-not-registered": (404, None),
-    "api-companies-invalid-format": (400, None),
-    "api-companies-anonymous": (403, None),
-    "api-companies-search": (200, None),  # a paid route without an authenticated caller
-    "api-trade-names-match": (200, None),
-    "api-trade-names-mismatch": (200, None),
+# Each event's status, and what its body must say (a subset: a dotted path -> value).
+EXPECTED: dict[str, tuple[int, dict[str, object]]] = {
+    "api-validations-valid": (200, {"verdict": "valid", "checks.tradeName.result": "match"}),
+    "api-validations-invalid-format": (200, {"verdict": "invalid", "reasons.0.code": "INVALID_FORMAT"}),
+    "api-validations-not-registered": (200, {"verdict": "invalid", "reasons.0.code": "NOT_REGISTERED"}),
+    "api-validations-inactive": (200, {"verdict": "invalid", "reasons.0.code": "INACTIVE"}),
+    "api-validations-name-match": (
+        200,
+        {"verdict": "valid", "checks.tradeName.result": "match", "checks.address.result": "match"},
+    ),
+    "api-validations-name-mismatch": (200, {"verdict": "invalid", "reasons.0.code": "TRADE_NAME_MISMATCH"}),
+    "api-validations-bad-request": (400, {"code": "INVALID_REQUEST", "errors.0.field": "companyName"}),
+    "api-companies-valid": (200, {"kvkNumber": "68750110", "name": "Test BV Donald", "active": True}),
+    "api-companies-not-registered": (404, {"code": "NOT_REGISTERED"}),
+    "api-companies-invalid-format": (400, {"code": "INVALID_FORMAT", "errors.0.field": "kvkNumber"}),
+    "api-companies-anonymous": (403, {"code": "AUTHENTICATION_REQUIRED"}),  # a paid route, no authenticated caller
+    "api-companies-search": (200, {"meta.source": "kvk"}),
+    "api-trade-names-match": (200, {"result": "match", "bestMatch.name": "Test EMZ Dagobert"}),
+    "api-trade-names-mismatch": (200, {"result": "mismatch", "bestMatch": None}),
 }
+
+
+def at(body: object, path: str) -> object:
+    for part in path.split("."):
+        body = body[int(part)] if isinstance(body, list) else body[part]  # type: ignore[index]
+    return body
 
 
 def test_every_api_event_has_an_expectation() -> None:
@@ -48,8 +58,7 @@ def test_event_invokes_its_function(api: Api, name: str) -> None:
     spec, route_key, _ = matched
     assert route_key == event["routeKey"]
     response = load_handler(spec)(event, LambdaContext(spec))
-    status, verdict = EXPECTED[name]
+    status, expected = EXPECTED[name]
     assert response["statusCode"] == status
     body = json.loads(response["body"])
-    if verdict is not None:
-        assert body["verdict"] == verdict
+    assert {path: at(body, path) for path in expected} == expected

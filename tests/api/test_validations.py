@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import Api
+from tests.conftest import FakeClock
 
 
 def test_valid_company_and_name_and_the_second_answer_comes_from_the_cache(api: Api) -> None:
@@ -163,3 +164,19 @@ def test_a_company_whose_first_page_is_all_ended_branches_is_active(api: Api) ->
     assert answer.body["verdict"] == "valid"
     assert answer.body["checks"]["active"] == "pass"
     assert api.kvk_calls()["calls"] == {"zoeken": 2}
+
+
+def test_a_stale_answer_through_the_api_says_it_is_stale(api: Api, clock: FakeClock) -> None:
+    from kvkgate import root
+
+    root.install(root.Overrides(clock=clock))
+    assert api.validate(kvkNumber="68750110").body["meta"]["stale"] is False
+    clock.advance(root.environment().settings.cache_ttl_seconds + 60)
+    root.environment().registry.cache.forget_memory()
+    api.kvk(outage=True)
+    stale = api.validate(kvkNumber="68750110").body
+    assert (stale["verdict"], stale["meta"]["source"], stale["meta"]["stale"]) == ("valid", "cache", True)
+    clock.advance(root.environment().settings.stale_if_error_seconds)
+    root.environment().registry.cache.forget_memory()
+    gone = api.validate(kvkNumber="68750110").body
+    assert (gone["verdict"], gone["reasons"][0]["code"]) == ("unverified", "KVK_UNAVAILABLE")

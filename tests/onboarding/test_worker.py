@@ -95,3 +95,48 @@ def test_bad_numbers_are_final_answers(stack: Stack, kvk_number: object) -> None
     assert stack.run_worker([stack.record(json.dumps(signup_event(kvk_number, "c-bad")))]) == {"batchItemFailures": []}
     (result,) = stack.results()
     assert result["detail"]["verdict"] == "invalid"
+
+
+class RefusingBus:
+    """EventBridge accepting the call but refusing the entry (FailedEntryCount), as it does when throttled."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.refusals = 1
+
+    def put_events(self, **request: object) -> dict[str, object]:
+        if self.refusals:
+            self.refusals -= 1
+            entry = {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+            return {"FailedEntryCount": 1, "Entries": [entry]}
+        return self.inner.put_events(**request)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_result_event_the_bus_refuses_keeps_the_message_for_a_retry(stack: Stack) -> None:
+    from kvkgate import root
+    from kvkgate.aws.events import EventBridgePublisher
+
+    bus = RefusingBus(stack.events)
+    root.install(root.Overrides(publisher=EventBridgePublisher(bus, stack.resources["KvkgateBus"]["Ref"])))
+    body = json.dumps(signup_event("69599084", "c-refused"))
+    first = stack.record(body)
+    assert stack.run_worker([first]) == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
+    assert stack.results() == []
+    assert stack.run_worker([stack.record(body, receive_count=2)]) == {"batchItemFailures": []}
+    assert [event["detail"]["customerId"] for event in stack.results()] == ["c-refused"]  # once, not lost
+
+
+def test_a_stale_answer_says_so_in_the_result_event(stack: Stack) -> None:
+    from kvkgate import root
+    from tests.conftest import FakeClock
+
+    clock = FakeClock(wall=1_795_946_400.0)
+    root.install(root.Overrides(clock=clock))
+    stack.run_worker([stack.record(json.dumps(signup_event("68750110", "c-fresh")))])
+    assert stack.results()[0]["detail"]["meta"]["stale"] is False
+    clock.advance(root.environment().settings.cache_ttl_seconds + 60)
+    root.environment().registry.cache.forget_memory()
+    stack.kvk(outage=True)
+    stack.run_worker([stack.record(json.dumps(signup_event("68750110", "c-stale")))])
+    (stale,) = stack.results()
+    assert (stale["detail"]["verdict"], stale["detail"]["meta"]["stale"]) == ("valid", True)

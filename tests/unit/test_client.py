@@ -20,6 +20,7 @@ from kvkgate.kvk import (
     Unauthorized,
     ZoekQuery,
 )
+from kvkgate.kvk.errors import Forbidden
 from kvkgate.kvk.keys import ApiKey
 from kvkgate.kvk.throttle import Unlimited
 from tests.conftest import SECRET_KEY, FakeClock, ScriptedKvk, kvk_json, recording
@@ -174,14 +175,17 @@ def test_backoff_never_outlives_the_deadline(kvk: ScriptedKvk, clock: FakeClock)
     assert clock.monotonic() < limit.at
 
 
-@pytest.mark.parametrize("not_retried", [404, 400, 403])
-def test_answers_about_the_request_are_not_retried(kvk: ScriptedKvk, clock: FakeClock, not_retried: int) -> None:
-    code = {404: "IPD0005", 400: "IPD0004", 403: "X"}[not_retried]
-    kvk.default = lambda request: kvk_json(not_retried, {"fout": [{"code": code, "omschrijving": "..."}]})
+@pytest.mark.parametrize(
+    ("status", "code", "error"), [(404, "IPD0005", NotFound), (400, "IPD0004", InvalidRequest), (403, "X", Forbidden)]
+)
+def test_answers_about_the_request_are_not_retried(
+    kvk: ScriptedKvk, clock: FakeClock, status: int, code: str, error: type[KvkError]
+) -> None:
+    kvk.default = lambda request: kvk_json(status, {"fout": [{"code": code, "omschrijving": "..."}]})
     client = make_client(kvk, clock)
-    with pytest.raises(KvkError) as caught:
+    with pytest.raises(error) as caught:
         client.basisprofiel("12345678", deadline=deadline(clock))
-    assert not getattr(caught.value, "transient", True)
+    assert type(caught.value) is error and not caught.value.transient
     assert len(kvk.requests) == 1
 
 

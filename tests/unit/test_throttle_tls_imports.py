@@ -93,3 +93,32 @@ print("ok")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0, result.stderr + result.stdout
     assert result.stdout.strip() == "ok"
+
+
+def test_a_handler_loaded_by_two_requests_at_once_is_loaded_once_and_whole(tmp_path: Path) -> None:
+    """make run serves requests on threads: the first two must both get the handler, not a half-loaded module."""
+    import sys
+    import threading
+
+    from local.lambda_runtime import FunctionSpec, load_handler
+
+    # An import that takes a while (Powertools, boto3): the second request arrives meanwhile.
+    (tmp_path / "slow.py").write_text(
+        "import time\ntime.sleep(0.3)\nLOADS = 1\n\ndef handler(event, context):\n    return LOADS\n"
+    )
+    spec = FunctionSpec("SlowFunction", tmp_path, "slow.handler", 3, 128, {})
+    results: list[object] = []
+
+    def call() -> None:
+        try:
+            results.append(load_handler(spec)({}, None))
+        except Exception as error:  # the failure this test is about
+            results.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.modules.pop("kvkgate_function_SlowFunction", None)
+    assert results == [1, 1]

@@ -88,6 +88,10 @@ def test_filters_and_inactive_registrations(api: Api) -> None:
     city = search(api, "bakkerij", city="Utrecht").body["results"]
     assert city and all(item["city"] == "Utrecht" for item in city)
     assert search(api, "bakkerij", postcode="1234AB").status == 400  # postcode needs houseNumber
+    blank = search(api, "bakkerij", city=" ", postcode="", houseNumber="")  # a form's empty fields
+    assert blank.status == 200 and blank.body["total"] == search(api, "bakkerij").body["total"]
+    control = search(api, "bakkerij", city="\x01")
+    assert (control.status, control.body["errors"][0]["field"]) == (400, "city")
     inactive = search(api, "bakkerij", includeInactive="true").body
     assert inactive["total"] >= search(api, "bakkerij").body["total"]
 

@@ -255,6 +255,19 @@ class SearchRequest(Request):
             raise PydanticCustomError("string_too_long", "at most 100 characters", {"max_length": 100})
         return value
 
+    @field_validator("city", "postcode", "house_number", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # A form sends its empty filter fields as ``city=``: that asks for no filter, not for a blank one.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise PydanticCustomError("unprintable", "letters, digits and punctuation only")
+        return None if value is None else value.strip()
+
     @field_validator("postcode")
     @classmethod
     def _postcode(cls, value: str | None) -> str | None:

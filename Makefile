@@ -91,9 +91,11 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM_BIN)/sam build --template template.yaml
 	@$(BIN)/python -m local.artifact
 
+# Two test processes (the machine has 2 cores; the servers the tests start wait on I/O mostly).
+PYTEST_WORKERS ?= 2
 unit: $(VENV)/.installed
 	@mkdir -p test-artifacts
-	KVKGATE_REQUIRE_BUILD=$(REQUIRE_BUILD) $(BIN)/pytest $(PYTEST_ARGS)
+	KVKGATE_REQUIRE_BUILD=$(REQUIRE_BUILD) $(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 test: REQUIRE_BUILD := 1
 test: install lint typecheck template-lint build unit

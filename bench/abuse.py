@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from bench.common import table
 
@@ -110,17 +111,23 @@ def schedule(
     return events
 
 
+ANONYMOUS_ROUTES = {"POST /v1/validations": "POST /v1/validations", "GET /v1/companies": "GET /v1/companies?q="}
+
+
 def attack(rng: random.Random, companies: list[dict[str, Any]]) -> tuple[str, str, dict[str, Any] | None]:
     """One anonymous request: random numbers, or real ones with a look-alike name KVK's search cannot settle."""
     number = f"{rng.randrange(10**8):08d}"
     real = rng.choice(companies)["kvkNummer"]
     lookalike = f"Gebr. {rng.choice(['Jansen', 'de Vries', 'Bakker', 'Visser', 'Smit', 'Mulder'])} & Zn"
     roll = rng.random()
-    if roll < 0.3:
+    if roll < 0.25:
         return "POST", "/v1/validations", {"kvkNumber": number}
-    if roll < 0.6:
+    if roll < 0.5:
         return "POST", "/v1/validations", {"kvkNumber": real, "tradeName": lookalike}
-    if roll < 0.8:
+    if roll < 0.65:  # the company search with a new finished word each time: no two share a cache entry
+        word = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7))
+        return "GET", "/v1/companies?" + urlencode({"q": f"bakkerij {word} "}), None
+    if roll < 0.82:
         return "GET", f"/v1/companies/{number}", None
     return "POST", "/v1/trade-names/check", {"kvkNumber": real, "tradeName": lookalike}
 
@@ -205,13 +212,14 @@ def run_day(args: argparse.Namespace, protected: bool) -> dict[str, Any]:
                 skipped += 1  # the quota is gone: every further attack request is refused and changes nothing
                 continue
             if who == "attack":
-                address, (method, path, body) = what
+                address, (method, target, body) = what
+                path, _, query = target.partition("?")
                 payload = json.dumps(body).encode() if body is not None else b""
                 with root.hosting(api_env):
                     status, _, content = gateway.handle(
-                        method, path, payload, {"content-type": "application/json"}, "", address
+                        method, path, payload, {"content-type": "application/json"}, query, address
                     )
-                route = "POST /v1/validations" if path == "/v1/validations" else ("paid " + method)
+                route = ANONYMOUS_ROUTES.get(f"{method} {path}", "paid " + method)
                 api_counts.statuses[route][status] += 1
                 if status == 200 and path == "/v1/validations":
                     result = json.loads(content)
@@ -244,6 +252,7 @@ def run_day(args: argparse.Namespace, protected: bool) -> dict[str, Any]:
         "anonymous_paid_cap": int(parameters["AnonymousPaidCallsPerDay"]),
         "paid_routes_anonymous_status": sorted(gateway_paid),
         "validation_statuses": dict(api_counts.statuses["POST /v1/validations"]),
+        "search_statuses": dict(api_counts.statuses["GET /v1/companies?q="]),
         "refusal_codes": dict(api_counts.codes.most_common(8)),
         "gate_signups": gate_counts.signups,
         "gate_decided_by_kvk": gate_decided,

@@ -7,6 +7,12 @@ failures, failed messages back on the queue, dead-lettered after the template's 
 KVK is the sandbox at 100 requests/s with 10 % of calls answered 500; DynamoDB (cache, limiter,
 idempotency) and Secrets Manager are a moto server.
 
+At-least-once delivery is exercised, not assumed: 5 % of the events are sent twice (EventBridge
+may deliver an event twice: same event id), 5 % of receives see their visibility expire while the
+first worker is still verifying (a second worker receives the same message in flight), and 5 % of
+publishes are refused (EventBridge's FailedEntryCount: the message must come back and publish
+later). The result must still be exactly one result event per customer: 0 lost, 0 duplicated.
+
 Two parts of AWS are stood in for, because moto's SQS scans every message on each receive and
 stalls at thousands of messages: the queue is an in-memory SQS with the same semantics
 (visibility timeout, receive counts, redrive to a dead-letter list, at-least-once: a message can
@@ -44,6 +50,7 @@ from local.sandbox.server import SandboxServer, registry
 
 RETRY_AFTER_SECONDS = 2.0
 VISIBILITY_SECONDS = 30.0
+EXPIRED_VISIBILITY_SECONDS = 0.05  # visible again while the first worker still holds it
 
 
 @dataclass
@@ -65,6 +72,10 @@ class Queue:
     published: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    expire_rate: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    counts: Counter[str] = field(default_factory=Counter)
+
     def send(self, body: str) -> None:
         with self.lock:
             message_id = str(uuid.uuid4())
@@ -85,6 +96,9 @@ class Queue:
                     continue
                 message.receive_count += 1
                 message.visible_at = now + VISIBILITY_SECONDS
+                if self.rng.random() < self.expire_rate:  # a slow batch outlives its visibility timeout
+                    message.visible_at = now + EXPIRED_VISIBILITY_SECONDS
+                    self.counts["visibility_expired"] += 1
                 message.receipt = uuid.uuid4().hex
                 batch.append(
                     {
@@ -112,9 +126,18 @@ class Queue:
         with self.lock:
             self.published.append({"detail-type": detail_type, "detail": detail})
 
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.counts[what] += 1
+
     def state(self) -> dict[str, Any]:
         with self.lock:
-            return {"waiting": len(self.messages), "dead": len(self.dead), "published": list(self.published)}
+            return {
+                "waiting": len(self.messages),
+                "dead": len(self.dead),
+                "published": list(self.published),
+                "counts": dict(self.counts),
+            }
 
 
 class QueueManager(BaseManager):
@@ -122,16 +145,27 @@ class QueueManager(BaseManager):
 
 
 class CountingPublisher:
-    """Stands in for EventBridge: hands every result event to the shared queue service."""
+    """Stands in for EventBridge: hands result events to the shared queue service, refusing some.
 
-    def __init__(self, queue: Any) -> None:
+    A refusal raises as ``EventBridgePublisher`` does on a FailedEntryCount, so the message must
+    come back and publish on a later delivery.
+    """
+
+    def __init__(self, queue: Any, failure_rate: float, rng: random.Random) -> None:
         self._queue = queue
+        self._failure_rate = failure_rate
+        self._rng = rng
 
     def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
+        if self._rng.random() < self._failure_rate:
+            self._queue.count("publish_refused")
+            raise RuntimeError(f"EventBridge refused the {detail_type} event: InternalFailure")
         self._queue.publish(detail_type, detail)
 
 
-def worker(environment: dict[str, str], address: Any, authkey: bytes, stop: Any) -> None:
+def worker(
+    environment: dict[str, str], address: Any, authkey: bytes, stop: Any, publish_failure_rate: float, seed: int
+) -> None:
 
     os.environ.update(environment)
     from kvkgate import root
@@ -143,7 +177,7 @@ def worker(environment: dict[str, str], address: Any, authkey: bytes, stop: Any)
     queue = manager.shared()  # type: ignore[attr-defined]  # a proxy to the queue in the main process
     spec = functions()["OnboardingFunction"]
     handler = load_handler(spec)
-    publisher = CountingPublisher(queue)
+    publisher = CountingPublisher(queue, publish_failure_rate, random.Random(seed))
     root.install(root.Overrides(publisher=publisher))
     while not stop.is_set():
         messages = queue.receive(10)
@@ -184,6 +218,9 @@ def main() -> None:
     parser.add_argument("--max-receives", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--duplicate-rate", type=float, default=0.05, help="events sent twice (same event id)")
+    parser.add_argument("--expire-rate", type=float, default=0.05, help="receives whose visibility expires in flight")
+    parser.add_argument("--publish-failure-rate", type=float, default=0.05, help="result events EventBridge refuses")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -194,7 +231,7 @@ def main() -> None:
     ]
     rng.shuffle(signups)
 
-    queue = Queue(args.max_receives)
+    queue = Queue(args.max_receives, expire_rate=args.expire_rate, rng=random.Random(args.seed + 1))
     QueueManager.register("shared", callable=lambda: queue)
     authkey = uuid.uuid4().bytes
     manager = QueueManager(address=("127.0.0.1", 0), authkey=authkey)
@@ -209,6 +246,9 @@ def main() -> None:
             "detail": signup,
         }
         queue.send(json.dumps(event))
+        if rng.random() < args.duplicate_rate:
+            queue.send(json.dumps(event))
+            queue.count("duplicate_sends")
 
     with moto_process() as endpoint, SandboxServer(Behaviour(rate_limit=100, error_rate=args.error_rate)) as sandbox:
         os.environ.update(client_environment(endpoint))
@@ -232,8 +272,11 @@ def main() -> None:
         context = multiprocessing.get_context("spawn")
         stop = context.Event()
         processes = [
-            context.Process(target=worker, args=(environment, server.address, authkey, stop))
-            for _ in range(args.workers)
+            context.Process(
+                target=worker,
+                args=(environment, server.address, authkey, stop, args.publish_failure_rate, args.seed + 100 + index),
+            )
+            for index in range(args.workers)
         ]
         began = time.time()
         for process in processes:
@@ -271,6 +314,9 @@ def main() -> None:
         "total_s": round(total, 1),
         "ideal_s": round(args.unique / args.rate, 1),
         "verdicts": dict(Counter(result["detail"]["verdict"] for result in results)),
+        "duplicate_sends": state["counts"].get("duplicate_sends", 0),
+        "visibility_expired": state["counts"].get("visibility_expired", 0),
+        "publish_refused": state["counts"].get("publish_refused", 0),
     }
     headers = [
         "messages",
@@ -286,6 +332,9 @@ def main() -> None:
         "max calls in any 1 s",
         "total s",
         "ideal s",
+        "sent twice",
+        "visibility expired",
+        "publishes refused",
     ]
     keys = [
         "messages",
@@ -301,6 +350,9 @@ def main() -> None:
         "max_kvk_calls_per_second",
         "total_s",
         "ideal_s",
+        "duplicate_sends",
+        "visibility_expired",
+        "publish_refused",
     ]
     print(table(headers, [[figures[key] for key in keys]]))
     print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_botocore_bodies_are_cut_at_the_first_secret_string() -> None:
 
 
 @pytest.fixture
-def bare_loggers() -> list[logging.Logger]:
+def bare_loggers() -> Iterator[list[logging.Logger]]:
     """The four loggers without kvkgate's filters (as in a process that never imported it), restored after."""
     loggers = [logging.getLogger(name) for name in (*redaction.HEADER_LOGGERS, *redaction.BODY_LOGGERS)]
     saved = [list(logger.filters) for logger in loggers]

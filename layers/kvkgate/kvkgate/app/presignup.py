@@ -123,7 +123,7 @@ def _digits(number: str) -> str:
 
 def _refusal_for(error: ValidationError, number: str) -> SignUpRefused:
     fields = {str(item["loc"][0]) for item in error.errors(include_url=False) if item.get("loc")}
-    if "kvkNumber" in fields or "kvk_number" in fields:
+    if "kvkNumber" in fields:  # the request is validated by alias
         return SignUpRefused("INVALID_FORMAT", _sentence("INVALID_FORMAT", "", number))
     return SignUpRefused("INVALID_COMPANY_NAME")
 

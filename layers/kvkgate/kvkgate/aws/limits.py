@@ -13,7 +13,9 @@ callers' scheduling jitter. The argument:
 1. Slot starts ``s₁ < s₂ < …`` are at least ``T`` apart: a busy schedule advances by ``T``
    atomically; an idle one (next slot before ``now + lead - grace``) restarts at ``now + lead``,
    which is more than ``T + grace`` after the previous slot. ``lead`` is the limiter's own round
-   trip: a slot granted for "now" would be late by the time DynamoDB's answer arrives.
+   trip: a slot granted for "now" would be late by the time DynamoDB's answer arrives. Each
+   environment learns its own (it doubles after a forfeit, up to 0.25 s, and shrinks back while
+   slots are used in time); the argument holds for any lead, since the condition is per update.
 2. A slot is usable only inside its window ``[s, s + grace]``. A caller that wakes later (CPU,
    GC, a descheduled process) forfeits it and takes a new slot, so every call is *sent* in the
    window of its own slot. The KVK client takes the slot at the last moment before the request
@@ -68,6 +70,8 @@ LIMITER_KEY = {"pk": {"S": "LIMIT#kvk"}, "sk": {"S": "gcra"}}
 QUIET_ROUNDS = 3
 # How long an environment stays degraded (skipping DynamoDB) after the table failed.
 DEGRADED_SECONDS = 5.0
+# The furthest ahead an idle schedule grants when this environment's round trips are slow.
+MAX_LEAD_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class GlobalRateLimiter:
         self._clock = clock
         self._random = random.Random()  # noqa: S311 - jitter, not security
         self._last_seen_next = -math.inf
+        self._lead = self.door.lead  # grows while this environment's slots arrive late (slow table, cold TLS)
 
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
         """Return inside a slot's window (start the call now); raise Shed or BudgetExhausted if there is none."""
@@ -165,10 +170,15 @@ class GlobalRateLimiter:
             if wait > 0:
                 telemetry.count("LimiterWaits")
                 self._clock.sleep(wait)
-            if self._clock.time() <= slot.use_by:
+            late = self._clock.time() - slot.start
+            if late <= self.door.grace:
+                self._lead = max(self.door.lead, self._lead * 0.9)
                 return
             # Woke too late: a call sent now could arrive bunched with the calls of later slots.
+            # Ask further ahead next time, so a slow round trip (cold connection, loaded table)
+            # does not forfeit every slot it is granted.
             telemetry.count("LimiterForfeits")
+            self._lead = min(MAX_LEAD_SECONDS, max(2 * self._lead, late + self.door.lead))
             self._uncount(api)
 
     def admit(self, api: KvkApi, deadline: Deadline) -> None:
@@ -197,10 +207,11 @@ class GlobalRateLimiter:
             latest = self._latest(now, deadline)
             # Guess from what we saw last whether the schedule is busy or idle: a right guess is
             # one round trip, a wrong one two. Busy first: that is where the traffic is.
-            if self._last_seen_next >= now + self.door.busy_from:
-                start = self._take_next_slot(api, now, latest) or self._restart_idle_schedule(api, now)
+            lead = max(0.0, min(self._lead, latest - now))
+            if self._last_seen_next >= now + lead - self.door.grace:
+                start = self._take_next_slot(api, now, latest, lead) or self._restart_idle_schedule(api, now, lead)
             else:
-                start = self._restart_idle_schedule(api, now) or self._take_next_slot(api, now, latest)
+                start = self._restart_idle_schedule(api, now, lead) or self._take_next_slot(api, now, latest, lead)
             if start is not None:
                 return Slot(start, start + self.door.grace)
             rounds += 1
@@ -222,16 +233,16 @@ class GlobalRateLimiter:
 
     # -- the two conditional updates --------------------------------------------------------------
 
-    def _take_next_slot(self, api: KvkApi, now: float, latest: float) -> float | None:
+    def _take_next_slot(self, api: KvkApi, now: float, latest: float, lead: float) -> float | None:
         """Advance a busy schedule by one slot (if it starts by ``latest``) and return its start.
 
-        None when the schedule is idle (its next slot is before ``now + busy_from``) or there is none.
+        None when the schedule is idle (its next slot is before ``now + lead - grace``) or there is none.
         """
         done, item = self._update(
             api,
             "SET nextSlot = nextSlot + :interval",
             "nextSlot >= :oldest AND nextSlot <= :latest",
-            {":interval": _n(self.interval), ":oldest": _n(now + self.door.busy_from), ":latest": _n(latest)},
+            {":interval": _n(self.interval), ":oldest": _n(now + lead - self.door.grace), ":latest": _n(latest)},
         )
         if not done:
             self._explain_refusal(api, item, now, latest)
@@ -242,14 +253,18 @@ class GlobalRateLimiter:
         self._report_budget(item)
         return new_next - self.interval
 
-    def _restart_idle_schedule(self, api: KvkApi, now: float) -> float | None:
-        """Claim ``now + lead`` on an idle schedule; None if it is busy (or another caller won)."""
-        start = now + self.door.lead
+    def _restart_idle_schedule(self, api: KvkApi, now: float, lead: float) -> float | None:
+        """Claim ``now + lead`` on an idle schedule; None if it is busy (or another caller won).
+
+        The condition keeps the new start more than ``grace`` after the last slot's end whatever
+        ``lead`` this environment uses, so step 1 of the argument holds across environments.
+        """
+        start = now + lead
         done, item = self._update(
             api,
             "SET nextSlot = :next",
             "attribute_not_exists(nextSlot) OR nextSlot < :oldest",
-            {":next": _n(start + self.interval), ":oldest": _n(now + self.door.busy_from)},
+            {":next": _n(start + self.interval), ":oldest": _n(now + lead - self.door.grace)},
         )
         if not done:
             self._explain_refusal(api, item, now, math.inf)

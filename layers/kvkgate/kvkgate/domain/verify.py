@@ -206,18 +206,19 @@ def _named(kvk: str, typed: str, found: NameMatch, rules: Policy) -> tuple[NameC
         compared_with=best.candidate.name if best else None,
         differences=[WordDifference(typed=item.typed, registered=item.registered) for item in found.differences],
     )
+    # "KVK knows this company as ..." names a current name: a former one is not how KVK knows it now.
+    current = next((item.candidate.name for item in found.ranked if item.candidate.name_type != "expiredName"), None)
     if result == "mismatch":
-        if best is None:
+        if current is None:
             message = say("reason.TRADE_NAME_MISMATCH", typed=typed, kvk=kvk)
         else:
-            message = say("reason.TRADE_NAME_MISMATCH.known_as", typed=typed, kvk=kvk, name=best.candidate.name)
+            message = say("reason.TRADE_NAME_MISMATCH.known_as", typed=typed, kvk=kvk, name=current)
         return check, [Reason(code="TRADE_NAME_MISMATCH", message=message)]
     if best is not None and best.candidate.name_type == "expiredName":
-        current = next(
-            (item.candidate.name for item in found.ranked if item.candidate.name_type != "expiredName"),
-            best.candidate.name,
-        )
-        message = say("reason.TRADE_NAME_EXPIRED", typed=typed, kvk=kvk, name=current)
+        if current is None:
+            message = say("reason.TRADE_NAME_EXPIRED.only", typed=typed, kvk=kvk)
+        else:
+            message = say("reason.TRADE_NAME_EXPIRED", typed=typed, kvk=kvk, name=current)
         return check, [Reason(code="TRADE_NAME_EXPIRED", message=message)]
     if result == "partial":
         message = say("reason.TRADE_NAME_PARTIAL", typed=typed, name=best.candidate.name if best else "")

@@ -268,6 +268,8 @@ def main() -> None:
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
             },
         )
+        # The stand-in queue brings failed messages back itself (after 2 s): no SQS to delay them on.
+        environment.pop("ONBOARDING_QUEUE_URL", None)
         httpx.post(sandbox.url + "/__sandbox/reset")
         context = multiprocessing.get_context("spawn")
         stop = context.Event()

@@ -29,7 +29,7 @@ help:
 	@echo "make invoke FN=ApiFunction EVENT=events/api-validations-valid.json   like sam local invoke, without Docker"
 	@echo "make lint|typecheck|template-lint|build|unit   one part of that (build: sam build with Python 3.12)"
 	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
-	@echo "make bench-limiter   benchmark: 20 environments against the sandbox's 100/s, with and without the global limiter"
+	@echo "make bench-limiter   benchmark: 20 environments against a KVK that enforces the configured rate (10/s), with and without the global limiter; overload"
 	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
 	@echo "make bench-onboarding benchmark: 5,000 sign-ups through the worker with KVK at 100/s and 10% errors"
 	@echo "make bench-names     benchmark: the name check on 798 labelled pairs of real Dutch company names"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,28 +30,45 @@ def run_invoke(*arguments: str, timeout: float = 60) -> subprocess.CompletedProc
     )
 
 
+@functools.cache
+def invoked(function: str) -> dict[str, tuple[int, Any]]:
+    """Every sample of ``function`` through one ``make invoke`` process (one stack, one warm environment)."""
+    samples = [sample for sample in SAMPLES if FUNCTION_OF[sample.stem.split("-")[0]] == function]
+    result = run_invoke(function, *(str(sample.relative_to(ROOT)) for sample in samples), timeout=180)
+    assert result.returncode in (0, 1), result.stderr
+    document = json.loads(result.stdout)
+    if len(samples) == 1:  # one event: the response alone, as SAM prints it
+        return {samples[0].stem: (result.returncode, document)}
+    return {Path(item["event"]).stem: (item["status"], item["response"]) for item in document}
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda path: path.stem)
 def test_every_sample_event_invokes(sample: Path) -> None:
-    function = FUNCTION_OF[sample.stem.split("-")[0]]
-    result = run_invoke(function, str(sample.relative_to(ROOT)))
-    response = json.loads(result.stdout)
+    status_code, response = invoked(FUNCTION_OF[sample.stem.split("-")[0]])[sample.stem]
     if sample.stem.startswith("api-"):
         status, expected = API_EXPECTED[sample.stem]
-        assert result.returncode == 0, result.stderr
+        assert status_code == 0, response
         assert response["statusCode"] == status
         body = json.loads(response["body"])
         assert {path: at(body, path) for path in expected} == expected
     elif sample.stem == "presignup-not-registered":
-        assert result.returncode == 1
+        assert status_code == 1
         assert response["errorType"] == "SignUpRefused"
         # The template's SignupMessageLanguage is Dutch; the sample passes no clientMetadata.language.
         assert response["errorMessage"] == "KVK-nummer 12345678 is niet ingeschreven bij de Kamer van Koophandel."
     elif sample.stem == "presignup-valid":
-        assert result.returncode == 0, result.stderr
+        assert status_code == 0, response
         assert response == json.loads(sample.read_text())  # Cognito's event back, unchanged: sign-up allowed
     else:
-        assert result.returncode == 0, result.stderr
+        assert status_code == 0, response
         assert response == {"batchItemFailures": []}
+
+
+def test_one_event_prints_the_response_as_sam_does() -> None:
+    result = run_invoke("ApiFunction", "events/api-validations-valid.json")
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200 and json.loads(response["body"])["verdict"] == "valid"
 
 
 def test_a_handler_that_fails_to_import_exits_non_zero_with_the_traceback(tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from kvkgate.app.http import caller_of
 from kvkgate.aws.callers import CallerBudget, CallerLimits, caller_scope
 from kvkgate.clock import Deadline
+from kvkgate.config import ConfigError
 from kvkgate.domain.outcomes import CallerBudgetExceeded
 from kvkgate.domain.ports import Caller
 from kvkgate.kvk import KvkApi
@@ -173,3 +177,395 @@ def test_a_refused_callers_flood_costs_no_more_table_writes(table: Table, clock:
     clock.advance(86_400)
     with caller_scope(from_ip("2001:db8:9::1")):
         budget.acquire(KvkApi.ZOEKEN, far)  # remembered only until the day ends
+
+
+def at(clock: FakeClock, when: dt.datetime) -> None:
+    clock.wall = when.timestamp() - clock.now
+
+
+def item(table: Table, pk: str, sk: str) -> dict[str, Any]:
+    found: dict[str, Any] = table.client.get_item(TableName=table.name, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+    return {name: float(value["N"]) for name, value in found.get("Item", {}).items() if "N" in value}
+
+
+def count_writes(table: Table) -> list[dict[str, Any]]:
+    writes: list[dict[str, Any]] = []
+    table.client.meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", lambda params, **_: writes.append(params)
+    )
+    return writes
+
+
+def metric(name: str) -> float:
+    from kvkgate.telemetry import metrics
+
+    return float(sum(metrics().metric_set.get(name, {}).get("Value", [])))
+
+
+@pytest.fixture
+def fresh_metrics() -> Iterator[None]:
+    from kvkgate.telemetry import metrics
+
+    metrics().clear_metrics()
+    yield
+    metrics().clear_metrics()
+
+
+ANON = from_ip("198.51.100.7")
+DAY = dt.datetime(2026, 3, 14, 10, 20, 30, tzinfo=dt.UTC)
+DAY_END = dt.datetime(2026, 3, 15, tzinfo=dt.UTC).timestamp()
+NEXT_DAY_BUT_ONE = dt.datetime(2026, 3, 16, tzinfo=dt.UTC).timestamp()
+
+
+def test_a_callers_day_item_counts_the_day_this_minute_and_paid_calls_and_expires_a_day_after(
+    table: Table, clock: FakeClock
+) -> None:
+    at(clock, DAY)
+    budget = budget_on(table, clock)
+    far = Deadline.after(60, clock)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.ZOEKEN, far)
+        budget.acquire(KvkApi.NAAMGEVING, far)
+        clock.advance(30)  # the next minute
+        budget.acquire(KvkApi.BASISPROFIEL, far)
+    stored = hmac.new(SECRET, ANON.key.encode(), hashlib.sha256).hexdigest()[:32]
+    assert budget.key_of(ANON) == stored  # every environment computes the same key from the stack's secret
+    mine = item(table, f"CALLER#{stored}", "D#2026-03-14")
+    assert mine == {"calls": 3, "m620": 2, "m621": 1, "paid": 2, "expiresAt": NEXT_DAY_BUT_ONE}
+    everyone = item(table, "ANON#paid", "D#2026-03-14")
+    assert everyone == {"calls": 2, "expiresAt": NEXT_DAY_BUT_ONE}
+
+
+def test_an_authenticated_clients_paid_calls_are_not_counted_as_anonymous(table: Table, clock: FakeClock) -> None:
+    at(clock, DAY)
+    budget = budget_on(table, clock, anonymous_paid_per_day=1)
+    client = Caller("client:crm", anonymous=False)
+    with caller_scope(client):
+        for _ in range(3):
+            budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    assert item(table, f"CALLER#{budget.key_of(client)}", "D#2026-03-14") == {
+        "calls": 3,
+        "m620": 3,
+        "expiresAt": NEXT_DAY_BUT_ONE,
+    }
+    assert item(table, "ANON#paid", "D#2026-03-14") == {}
+
+
+def test_a_minute_refusal_lasts_to_the_end_of_the_minute(table: Table, clock: FakeClock) -> None:
+    at(clock, DAY)  # 30 s into the minute
+    writes = count_writes(table)
+    budget = budget_on(table, clock, per_minute=2)
+    far = Deadline.after(600, clock)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.ZOEKEN, far)
+        budget.acquire(KvkApi.ZOEKEN, far)
+        with pytest.raises(CallerBudgetExceeded) as refused:
+            budget.acquire(KvkApi.ZOEKEN, far)
+        assert (refused.value.per, refused.value.limit, refused.value.retry_after) == ("minute", 2, 30)
+        clock.advance(29.5)
+        before = len(writes)
+        with pytest.raises(CallerBudgetExceeded) as remembered:
+            budget.acquire(KvkApi.ZOEKEN, far)
+        assert remembered.value.retry_after == pytest.approx(0.5, abs=1e-6)
+        assert len(writes) == before  # remembered: the table is not asked
+        clock.advance(0.5)
+        budget.acquire(KvkApi.ZOEKEN, far)  # a new minute
+    assert item(table, f"CALLER#{budget.key_of(ANON)}", "D#2026-03-14")["m621"] == 1
+
+
+def test_a_day_refusal_lasts_to_midnight_utc(table: Table, clock: FakeClock) -> None:
+    at(clock, dt.datetime(2026, 3, 14, 23, 58, 30, tzinfo=dt.UTC))
+    budget = budget_on(table, clock, per_day=1)
+    far = Deadline.after(600, clock)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.ZOEKEN, far)
+        with pytest.raises(CallerBudgetExceeded) as refused:
+            budget.acquire(KvkApi.ZOEKEN, far)
+        assert (refused.value.per, refused.value.limit, refused.value.retry_after) == ("day", 1, 90)
+        clock.advance(89)
+        with pytest.raises(CallerBudgetExceeded):
+            budget.acquire(KvkApi.ZOEKEN, far)
+        clock.advance(1)
+        budget.acquire(KvkApi.ZOEKEN, far)
+    key = budget.key_of(ANON)
+    assert item(table, f"CALLER#{key}", "D#2026-03-14")["calls"] == 1
+    assert item(table, f"CALLER#{key}", "D#2026-03-15") == {
+        "calls": 1,
+        "m0": 1,
+        "expiresAt": dt.datetime(2026, 3, 17, tzinfo=dt.UTC).timestamp(),
+    }
+
+
+class Recording(Unlimited):
+    def __init__(self, refuse: BaseException | None = None) -> None:
+        self.admitted: list[KvkApi] = []
+        self.acquired: list[tuple[KvkApi, bool]] = []
+        self.deadlines: list[Deadline] = []
+        self.refuse = refuse
+
+    def admit(self, api: KvkApi, deadline: Deadline) -> None:
+        self.admitted.append(api)
+        self.deadlines.append(deadline)
+
+    def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
+        self.acquired.append((api, first))
+        self.deadlines.append(deadline)
+        if self.refuse is not None:
+            raise self.refuse
+
+
+def test_admit_refuses_a_caller_known_to_be_over_budget_without_asking_the_table(
+    table: Table, clock: FakeClock
+) -> None:
+    at(clock, DAY)
+    then = Recording()
+    budget = budget_on(table, clock, then=then, per_minute=1, anonymous_paid_per_day=1)
+    far = Deadline.after(60, clock)
+    writes = count_writes(table)
+    with caller_scope(ANON):
+        budget.admit(KvkApi.ZOEKEN, far)
+        assert then.admitted == [KvkApi.ZOEKEN]  # the limits further on are asked too
+        assert writes == []  # admitting costs no table write
+        budget.acquire(KvkApi.NAAMGEVING, far)
+        assert then.acquired == [(KvkApi.NAAMGEVING, True)]
+        with pytest.raises(CallerBudgetExceeded):
+            budget.acquire(KvkApi.ZOEKEN, far)
+        before = len(writes)
+        with pytest.raises(CallerBudgetExceeded) as refused:
+            budget.admit(KvkApi.ZOEKEN, far)
+        assert refused.value.retry_after == 30
+        assert len(writes) == before
+    with caller_scope(from_ip("198.51.100.8")):
+        budget.admit(KvkApi.ZOEKEN, far)  # another caller is not refused
+    budget.admit(KvkApi.ZOEKEN, far)  # nor is the gate's own work
+    assert then.admitted == [KvkApi.ZOEKEN] * 3
+
+
+def test_a_remembered_paid_refusal_stops_only_paid_lookups(table: Table, clock: FakeClock) -> None:
+    at(clock, DAY)
+    budget = budget_on(table, clock, then=Recording(), anonymous_paid_per_day=1)
+    far = Deadline.after(60, clock)
+    writes = count_writes(table)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.NAAMGEVING, far)
+        with pytest.raises(PaidCallRefused) as refused:
+            budget.acquire(KvkApi.NAAMGEVING, far)
+        assert refused.value.retry_after == pytest.approx(DAY_END - DAY.timestamp(), abs=1e-6)
+        before = len(writes)
+        with pytest.raises(PaidCallRefused):
+            budget.admit(KvkApi.BASISPROFIEL, far)
+        with pytest.raises(PaidCallRefused):
+            budget.acquire(KvkApi.VESTIGINGSPROFIEL, far)
+        assert len(writes) == before
+        budget.admit(KvkApi.ZOEKEN, far)  # free lookups go on
+        budget.acquire(KvkApi.ZOEKEN, far)
+    with caller_scope(from_ip("198.51.100.8")):
+        budget.admit(KvkApi.NAAMGEVING, far)  # another anonymous caller has its own paid lookups
+        budget.acquire(KvkApi.NAAMGEVING, far)
+
+
+def test_when_anonymous_paid_lookups_are_spent_for_today_every_anonymous_caller_waits_for_midnight(
+    table: Table, clock: FakeClock, fresh_metrics: None
+) -> None:
+    at(clock, DAY)
+    budget = budget_on(table, clock, anonymous_paid_total_per_day=2)
+    far = Deadline.after(60, clock)
+    for host in (1, 2):
+        with caller_scope(from_ip(f"198.51.100.{host}")):
+            budget.acquire(KvkApi.NAAMGEVING, far)
+    assert metric("AnonymousPaidCapReached") == 0
+    third = from_ip("198.51.100.3")
+    with caller_scope(third), pytest.raises(PaidCallRefused) as refused:
+        budget.acquire(KvkApi.NAAMGEVING, far)
+    assert refused.value.retry_after == pytest.approx(DAY_END - DAY.timestamp(), abs=1e-6)
+    assert metric("AnonymousPaidCapReached") == 1  # the alarm's metric
+    # The refused call was not charged to the caller either.
+    assert item(table, f"CALLER#{budget.key_of(third)}", "D#2026-03-14") == {
+        "calls": 0,
+        "m620": 0,
+        "paid": 0,
+        "expiresAt": NEXT_DAY_BUT_ONE,
+    }
+    assert item(table, "ANON#paid", "D#2026-03-14")["calls"] == 2
+    writes = count_writes(table)
+    clock.advance(3600)
+    with caller_scope(from_ip("198.51.100.4")):
+        with pytest.raises(PaidCallRefused) as remembered:
+            budget.admit(KvkApi.NAAMGEVING, far)
+        assert remembered.value.retry_after == pytest.approx(DAY_END - DAY.timestamp() - 3600, abs=1e-6)
+        budget.acquire(KvkApi.ZOEKEN, far)
+    assert len(writes) == 1  # only the free lookup was counted
+    with caller_scope(Caller("client:crm", anonymous=False)):
+        budget.acquire(KvkApi.NAAMGEVING, far)
+
+
+def test_a_callers_own_paid_cap_is_reported_for_the_alarm(table: Table, clock: FakeClock, fresh_metrics: None) -> None:
+    budget = budget_on(table, clock, anonymous_paid_per_day=1)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+        with pytest.raises(PaidCallRefused):
+            budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    assert metric("AnonymousPaidCapReached") == 1
+    assert metric("CallerBudgetRefused") == 0
+
+
+def test_a_call_refused_further_on_is_refunded_to_the_caller_and_to_the_anonymous_total(
+    table: Table, clock: FakeClock
+) -> None:
+    at(clock, DAY)
+    then = Recording(refuse=Shed("overloaded", retry_after=1.0))
+    budget = budget_on(table, clock, then=then)
+    with caller_scope(ANON), pytest.raises(Shed):
+        budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    assert item(table, f"CALLER#{budget.key_of(ANON)}", "D#2026-03-14") == {
+        "calls": 0,
+        "m620": 0,
+        "paid": 0,
+        "expiresAt": NEXT_DAY_BUT_ONE,
+    }
+    assert item(table, "ANON#paid", "D#2026-03-14") == {"calls": 0, "expiresAt": NEXT_DAY_BUT_ONE}
+
+
+def test_a_failed_refund_does_not_hide_the_refusal(table: Table, clock: FakeClock) -> None:
+    class RefundsFail:
+        def update_item(self, **kwargs: Any) -> Any:
+            if "SET" not in kwargs["UpdateExpression"]:
+                from botocore.exceptions import EndpointConnectionError
+
+                raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+            return table.client.update_item(**kwargs)
+
+    budget = CallerBudget(
+        RefundsFail(),  # type: ignore[arg-type]
+        table.name,
+        CallerLimits(),
+        lambda: SECRET,
+        then=Recording(refuse=Shed("overloaded", retry_after=1.0)),
+        clock=clock,
+    )
+    with caller_scope(ANON), pytest.raises(Shed):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+
+
+def test_a_misconfigured_secret_is_an_error_not_an_uncounted_caller(table: Table, clock: FakeClock) -> None:
+    def misconfigured() -> bytes:
+        raise ConfigError("CALLER_KEY_SECRET_ARN is not set")
+
+    budget = CallerBudget(table.client, table.name, CallerLimits(), misconfigured, then=Unlimited(), clock=clock)
+    with caller_scope(ANON), pytest.raises(ConfigError):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+
+
+def test_anonymous_paid_lookups_wait_a_minute_while_the_secret_is_unreadable(
+    table: Table, clock: FakeClock, fresh_metrics: None
+) -> None:
+    def unreadable() -> bytes:
+        raise RuntimeError("GetParameterError")
+
+    budget = CallerBudget(table.client, table.name, CallerLimits(), unreadable, then=Unlimited(), clock=clock)
+    with caller_scope(ANON), pytest.raises(PaidCallRefused) as refused:
+        budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    assert refused.value.retry_after == 60
+    assert stored_items(table) == []
+    assert metric("CallerBudgetUnavailable") == 1
+
+
+def test_a_bug_in_the_budget_update_is_not_mistaken_for_an_outage(table: Table, clock: FakeClock) -> None:
+    class Buggy:
+        def update_item(self, **kwargs: Any) -> Any:
+            raise KeyError("a bug, not DynamoDB")
+
+    budget = CallerBudget(Buggy(), table.name, CallerLimits(), lambda: SECRET, then=Unlimited(), clock=clock)  # type: ignore[arg-type]
+    with caller_scope(ANON), pytest.raises(KeyError):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+
+
+def refused_again(budget: CallerBudget, caller: Caller, clock: FakeClock) -> None:
+    with caller_scope(caller), pytest.raises(CallerBudgetExceeded):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(600, clock))
+
+
+def use_up(budget: CallerBudget, caller: Caller, clock: FakeClock, calls: int) -> None:
+    with caller_scope(caller):
+        for _ in range(calls):
+            budget.acquire(KvkApi.ZOEKEN, Deadline.after(600, clock))
+    refused_again(budget, caller, clock)
+
+
+def test_remembered_refusals_are_bounded_forgetting_the_oldest(
+    table: Table, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kvkgate.aws import callers
+
+    monkeypatch.setattr(callers, "REMEMBERED_REFUSALS", 2)
+    at(clock, DAY)
+    budget = budget_on(table, clock, per_minute=1)
+    first, second, third = (from_ip(f"198.51.100.{host}") for host in (1, 2, 3))
+    for caller in (first, second, third):
+        use_up(budget, caller, clock, 1)
+    writes = count_writes(table)
+    refused_again(budget, second, clock)
+    refused_again(budget, third, clock)
+    assert writes == []  # still remembered
+    refused_again(budget, first, clock)
+    assert len(writes) == 1  # forgotten to make room: the table was asked again
+
+
+def test_remembered_refusals_make_room_by_dropping_expired_ones_first(
+    table: Table, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kvkgate.aws import callers
+
+    monkeypatch.setattr(callers, "REMEMBERED_REFUSALS", 2)
+    at(clock, DAY)  # 10:20:30
+    budget = budget_on(table, clock, per_minute=2, per_day=3)
+    for_the_day, for_the_minute, newcomer = (from_ip(f"198.51.100.{host}") for host in (1, 2, 3))
+    with caller_scope(for_the_day):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(600, clock))
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(600, clock))
+    clock.advance(30)  # 10:21:00
+    use_up(budget, for_the_day, clock, 1)  # refused until midnight
+    use_up(budget, for_the_minute, clock, 2)  # refused until 10:22:00
+    clock.advance(60)  # 10:22:00: the minute's refusal has just ended
+    use_up(budget, newcomer, clock, 2)
+    writes = count_writes(table)
+    refused_again(budget, for_the_day, clock)
+    assert writes == []  # kept: only the expired refusal made room
+
+
+def test_a_paid_lookup_over_the_minutes_limit_is_refused_for_the_minute_not_the_day(
+    table: Table, clock: FakeClock, fresh_metrics: None
+) -> None:
+    at(clock, DAY)
+    budget = budget_on(table, clock, per_minute=1, anonymous_paid_per_day=1)
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+        with pytest.raises(CallerBudgetExceeded) as refused:
+            budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))  # no paid lookup made yet today
+    assert (refused.value.per, refused.value.retry_after) == ("minute", 30)
+    assert metric("CallerBudgetRefused") == 1
+    assert metric("AnonymousPaidCapReached") == 0
+
+
+def test_a_budget_the_table_cannot_count_is_reported(clock: FakeClock, fresh_metrics: None) -> None:
+    from tests.unit.test_limits import Unreachable
+
+    budget = CallerBudget(Unreachable(), "t", CallerLimits(), lambda: SECRET, then=Unlimited(), clock=clock)  # type: ignore[arg-type]
+    with caller_scope(ANON):
+        budget.acquire(KvkApi.ZOEKEN, Deadline.after(60, clock))
+        budget.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))  # uncounted, so not refused either
+    assert metric("CallerBudgetUnavailable") == 3  # the caller's item twice, the anonymous total once
+
+
+def test_the_limits_further_on_get_the_callers_deadline_and_whether_it_is_a_retry(
+    table: Table, clock: FakeClock
+) -> None:
+    then = Recording()
+    budget = budget_on(table, clock, then=then)
+    deadline = Deadline.after(7, clock)
+    with caller_scope(ANON):
+        budget.admit(KvkApi.ZOEKEN, deadline)
+        budget.acquire(KvkApi.ZOEKEN, deadline)
+        budget.acquire(KvkApi.ZOEKEN, deadline, first=False)
+    assert then.deadlines == [deadline] * 3
+    assert then.acquired == [(KvkApi.ZOEKEN, True), (KvkApi.ZOEKEN, False)]

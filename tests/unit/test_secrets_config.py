@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from kvkgate.config import ConfigError, load_settings
-from kvkgate.kvk.keys import SecretError, SecretsManagerApiKey, parse_secret_value
+from kvkgate.kvk.keys import ApiKey, SecretError, SecretsManagerApiKey, StaticApiKey, parse_secret_value
 from tests.conftest import SECRET_KEY, FakeClock
 
 
@@ -132,3 +134,142 @@ def test_botocore_debug_logs_never_show_the_key(aws: None, caplog: pytest.LogCap
     assert "GetSecretValue" in caplog.text
     assert "SecretString" in caplog.text
     assert SECRET_KEY not in caplog.text
+
+
+def test_a_binary_secret_holds_the_key_too(aws: None) -> None:
+    boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretBinary=f" {SECRET_KEY}\n".encode())
+    assert SecretsManagerApiKey("kvk/api-key").get().reveal() == SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ('{"apiKey": 42}', '"apiKey"'),
+        ('{"apiKey": "   "}', '"apiKey"'),
+        ("{not json", "does not parse"),
+        ("  \n", "empty"),
+        ("REPLACE_WITH_YOUR_KVK_API_KEY", "placeholder"),
+        (' {"apiKey": "REPLACE_WITH_YOUR_KVK_API_KEY"} ', "placeholder"),
+    ],
+)
+def test_an_unusable_secret_says_what_the_operator_must_fix(stored: str, reason: str) -> None:
+    with pytest.raises(SecretError, match=reason) as caught:
+        parse_secret_value(stored)
+    assert str(caught.value).startswith("the KVK API key secret ")  # names which secret, never its value
+
+
+def test_the_key_in_json_is_trimmed() -> None:
+    assert parse_secret_value('{"apiKey": "  the-key \\n"}').reveal() == "the-key"
+    assert parse_secret_value(b'{"apiKey": "the-key"}').reveal() == "the-key"
+
+
+def test_the_key_never_shows_in_repr_or_str_and_compares_by_value() -> None:
+    key = ApiKey(SECRET_KEY)
+    assert SECRET_KEY not in repr(key)
+    assert SECRET_KEY not in str(key)
+    assert SECRET_KEY not in f"{key!r} {[key]}"
+    assert key == ApiKey(SECRET_KEY)
+    assert hash(key) == hash(ApiKey(SECRET_KEY))
+    assert key != ApiKey("another-key")
+    assert key != SECRET_KEY  # a bare string is not a key
+    assert len({key, ApiKey(SECRET_KEY), ApiKey("another-key")}) == 2
+
+
+def test_a_static_key_is_the_same_key_refreshed_or_not() -> None:
+    source = StaticApiKey(SECRET_KEY)
+    assert source.get().reveal() == SECRET_KEY
+    assert source.get(refresh=True) == ApiKey(SECRET_KEY)
+
+
+def counted_client(region: str = "eu-west-1") -> tuple[Any, list[str]]:
+    """A Secrets Manager client that records each GetSecretValue it sends."""
+    client = boto3.client("secretsmanager", region_name=region)
+    reads: list[str] = []
+    client.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue", lambda params, **_: reads.append(params["SecretId"])
+    )
+    return client, reads
+
+
+def test_the_given_aws_client_is_the_one_used(aws: None) -> None:
+    # The secret lives only where the given client points; the default client would not find it.
+    client, reads = counted_client("eu-central-1")
+    client.create_secret(Name="kvk/api-key", SecretString=SECRET_KEY)
+    assert SecretsManagerApiKey("kvk/api-key", aws_client=lambda: client).get().reveal() == SECRET_KEY
+    assert reads == ["kvk/api-key"]
+
+
+@pytest.fixture
+def powertools_clock(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Powertools' parameter cache reads datetime.now(): let the fake clock drive it as well."""
+    from aws_lambda_powertools.utilities.parameters import base
+
+    started = dt.datetime.now()
+    origin = clock.now
+
+    class FakeDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> FakeDatetime:
+            moment = started + dt.timedelta(seconds=clock.now - origin)
+            return cls.fromtimestamp(moment.timestamp(), tz)
+
+    monkeypatch.setattr(base, "datetime", FakeDatetime)
+    return clock
+
+
+def test_the_key_is_read_again_after_an_hour_without_a_refresh(aws: None, powertools_clock: FakeClock) -> None:
+    client, reads = counted_client()
+    client.create_secret(Name="kvk/api-key", SecretString="old-key")
+    source = SecretsManagerApiKey("kvk/api-key", clock=powertools_clock, aws_client=lambda: client)
+    assert source.get().reveal() == "old-key"
+    client.put_secret_value(SecretId="kvk/api-key", SecretString="new-key")
+    powertools_clock.advance(3599)
+    assert source.get().reveal() == "old-key"
+    assert len(reads) == 1  # one read an hour, not one per lookup
+    powertools_clock.advance(2)
+    assert source.get().reveal() == "new-key"
+    assert len(reads) == 2
+
+
+def test_an_unusable_secret_stands_for_exactly_the_retry_interval(aws: None, clock: FakeClock) -> None:
+    client, reads = counted_client()
+    client.create_secret(Name="kvk/api-key", SecretString="REPLACE_WITH_YOUR_KVK_API_KEY")
+    source = SecretsManagerApiKey("kvk/api-key", retry_after=120, clock=clock, aws_client=lambda: client)
+    with pytest.raises(SecretError, match="placeholder"):
+        source.get()
+    client.put_secret_value(SecretId="kvk/api-key", SecretString="the-real-key")
+    clock.advance(119.9)
+    with pytest.raises(SecretError, match="placeholder"):
+        source.get()  # the remembered failure, without asking Secrets Manager
+    assert len(reads) == 1
+    clock.advance(0.1)
+    assert source.get().reveal() == "the-real-key"  # read past Powertools' cached placeholder
+    assert len(reads) == 2
+    for _ in range(3):
+        assert source.get().reveal() == "the-real-key"
+    assert len(reads) == 2  # once usable, the key is cached again: no read per lookup
+
+
+def test_an_unreadable_secret_says_why_and_stands_for_five_minutes(aws: None, clock: FakeClock) -> None:
+    client, reads = counted_client()
+    source = SecretsManagerApiKey("kvk/absent", clock=clock, aws_client=lambda: client)
+    with pytest.raises(SecretError, match=r"'kvk/absent': GetParameterError: .*ResourceNotFoundException"):
+        source.get()
+    client.create_secret(Name="kvk/absent", SecretString="the-real-key")
+    clock.advance(299)
+    with pytest.raises(SecretError):
+        source.get()
+    assert len(reads) == 1
+    clock.advance(1)
+    assert source.get().reveal() == "the-real-key"
+
+
+def test_a_secret_without_a_string_value_is_unusable(
+    aws: None, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    monkeypatch.setattr(SecretsProvider, "get", lambda self, *args, **kwargs: {"not": "a string"})
+    source = SecretsManagerApiKey("kvk/api-key", clock=clock)
+    with pytest.raises(SecretError, match=r"^the KVK API key secret has no string value$"):
+        source.get()

@@ -103,6 +103,10 @@ class Seen:
     failed_at: float | None = None
 
 
+# What _lease reports when the table refused the lease: nobody is known to fetch, so ask KVK.
+_TABLE_FAILED = Seen()
+
+
 def _seen(item: dict[str, Any] | None) -> Seen:
     return Seen(_entry(item), number(item, "leaseUntil"), number(item, "failedAt"))
 
@@ -333,7 +337,8 @@ class KvkCache:
                 telemetry.count("CacheStale")
                 return fallback
         token, seen = self._lease(key, now)
-        if token is None and self._store is not None and deadline.allows(self.policy.poll_seconds):
+        waiting_is_useful = seen is not _TABLE_FAILED and self._store is not None
+        if token is None and waiting_is_useful and deadline.allows(self.policy.poll_seconds):
             waited = self._wait_for_other_fetcher(key, seen, stored, parse, deadline)
             if waited is not None:
                 return waited
@@ -372,8 +377,11 @@ class KvkCache:
             return None, Seen()
         try:
             return self._store.try_lease(key, now, now + self.policy.lease_seconds)
-        except StoreUnavailable:
-            return None, Seen()
+        except StoreUnavailable as error:
+            # Reads may work while writes are throttled: that is DynamoDB failing, not another fetcher.
+            telemetry.count("CacheUnavailable")
+            logger.warning("cache lease failed, asking KVK: %s", error)
+            return None, _TABLE_FAILED
 
     def _wait_for_other_fetcher(
         self, key: CacheKey, seen: Seen, stored: Entry | None, parse: Callable[[Any], T], deadline: Deadline

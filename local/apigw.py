@@ -93,7 +93,8 @@ def http_event(
     return event
 
 
-LOCAL_ACCESS_KEY = "AKIAKVKGATELOCAL0001"
+# Not an AWS key (no AKIA prefix): the emulator only checks the header's shape.
+LOCAL_ACCESS_KEY = "LOCALKVKGATEDEMO0001"
 
 
 def sigv4_authorization(access_key: str = LOCAL_ACCESS_KEY, when: dt.datetime | None = None) -> str:

@@ -257,3 +257,19 @@ def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) 
         yield LocalAws(kvk_sandbox, stack.physical, environment)
         root.reset()
     kvk_sandbox.sandbox.faults.behaviour.update(defaults)
+
+
+def metric(name: str) -> list[float]:
+    """The values this process's Powertools metrics hold for ``name`` since the last flush."""
+    from kvkgate.telemetry import metrics
+
+    return list(metrics().metric_set.get(name, {}).get("Value", []))
+
+
+@pytest.fixture
+def fresh_metrics() -> Iterator[None]:
+    from kvkgate.telemetry import metrics
+
+    metrics().clear_metrics()
+    yield
+    metrics().clear_metrics()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from kvkgate.kvk import (
 )
 from local.sandbox.render import Renderer
 from local.sandbox.server import registry
-from tests.conftest import FakeClock, Table, recording
+from tests.conftest import FakeClock, Table, metric, recording
 
 KEY = CacheKey("KVK#69599084", "ZOEKEN")
 POLICY = CachePolicy(ttl=100, negative_ttl=10, stale_if_error=1000, lease_seconds=5, poll_seconds=0.05)
@@ -400,21 +400,6 @@ def stored(table: Table, key: CacheKey = KEY) -> dict[str, Any]:
 
 def n(item: dict[str, Any], name: str) -> float:
     return float(item[name]["N"])
-
-
-def metric(name: str) -> list[float]:
-    from kvkgate.telemetry import metrics
-
-    return list(metrics().metric_set.get(name, {}).get("Value", []))
-
-
-@pytest.fixture
-def fresh_metrics() -> Iterator[None]:
-    from kvkgate.telemetry import metrics
-
-    metrics().clear_metrics()
-    yield
-    metrics().clear_metrics()
 
 
 def test_a_found_answer_is_stored_with_its_freshness_and_its_ttl(

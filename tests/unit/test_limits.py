@@ -12,7 +12,6 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from kvkgate.aws.limits import Admission, AmbiguousUpdate, Budget, BudgetStatus,
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, TemporarilyUnavailable
 from kvkgate.kvk.errors import RateLimited, Shed
-from tests.conftest import FakeClock, Table
+from tests.conftest import FakeClock, Table, metric
 
 EXACT = Door(grace=0.01, jitter=0.0, lead=0.0)
 
@@ -306,21 +305,6 @@ class LateOnce(FakeClock):
 
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds + (self.late.pop() if self.late else 0.0))
-
-
-def metric(name: str) -> list[float]:
-    from kvkgate.telemetry import metrics
-
-    return list(metrics().metric_set.get(name, {}).get("Value", []))
-
-
-@pytest.fixture
-def fresh_metrics() -> Iterator[None]:
-    from kvkgate.telemetry import metrics
-
-    metrics().clear_metrics()
-    yield
-    metrics().clear_metrics()
 
 
 def count_updates(table: Table) -> list[dict[str, Any]]:

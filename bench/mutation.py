@@ -45,16 +45,20 @@ import difflib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bench.common import ROOT, table
 
@@ -62,8 +66,12 @@ from bench.common import ROOT, table
 # a folder ("tests/onboarding/"), a file, or one test ("file.py::test_name"). Prefer fast unit tests.
 MODULES: dict[str, tuple[str, ...]] = {
     "domain/verify.py": ("tests/unit/test_verify.py",),
-    "aws/cache.py": ("tests/unit/test_cache.py", "tests/unit/test_registry.py"),
-    "aws/limits.py": ("tests/unit/test_limits.py",),
+    "aws/cache.py": (
+        "tests/unit/test_cache.py",
+        "tests/unit/test_cache_writes_failing.py",
+        "tests/unit/test_registry.py",
+    ),
+    "aws/limits.py": ("tests/unit/test_limits.py", "tests/unit/test_limiter_lead.py"),
     "aws/callers.py": ("tests/unit/test_callers.py",),
     # The worker's tests start a moto stack and the KVK sandbox (seconds each): the unit tests kill first.
     "app/onboarding.py": ("tests/unit/test_onboarding.py", "tests/onboarding/test_worker.py"),
@@ -87,6 +95,11 @@ MAX_WORKERS = 2  # the machine has 2 cores, shared
 # where the estimate is the summed call time of the tests that reach the function on the real code.
 TIMEOUT_CONSTANT_SECONDS = 10.0
 TIMEOUT_MULTIPLIER = 4.0
+# Inside a mutant's run each test gets its clean run's time x factor (at least the floor): a mutant
+# that makes the limiter or a lease loop fails that one test within seconds, instead of running
+# every test it reaches until mutmut's limit above. Such a mutant is reported as a timeout.
+TEST_LIMIT_FACTOR = 5.0
+TEST_LIMIT_FLOOR_SECONDS = 3.0
 SURVIVORS = ROOT / "test-artifacts" / "mutation-survivors.txt"
 KILLS_ENV = "KVKGATE_MUTATION_KILLS"  # where the plugin below keeps which test killed which mutant
 # Log calls are not mutated: their wording is no promise (the key-leak check covers their arguments anyway).
@@ -146,12 +159,53 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     items[:] = sorted(kept, key=lambda item: (-by_function[item.nodeid], -by_module[item.nodeid]))
 
 
+class MutantTooSlow(Exception):
+    """A test ran far longer under a mutant than on the real code."""
+
+
+@cache
+def _clean_durations() -> dict[str, float]:
+    """Each test's time on the real code, from mutmut's stats run (the working directory is the scratch copy)."""
+    try:
+        with open(os.path.join("mutants", "mutmut-stats.json"), encoding="utf-8") as stats:
+            durations: dict[str, float] = json.load(stats)["duration_by_test"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return durations
+
+
+def _test_limit(nodeid: str) -> float:
+    return max(TEST_LIMIT_FLOOR_SECONDS, TEST_LIMIT_FACTOR * _clean_durations().get(nodeid, 0.0))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: Any) -> Generator[None, object, object]:
+    """Inside a mutant's run: fail a test that runs past its limit (SIGALRM; mutmut's own limits use SIGXCPU)."""
+    if _module_of_mutant(os.environ.get("MUTANT_UNDER_TEST", "")) is None:
+        return (yield)
+    limit = _test_limit(item.nodeid)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise MutantTooSlow(f"{item.nodeid} ran past {limit:.1f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def pytest_runtest_logreport(report: Any) -> None:
-    """Inside mutmut's runs: remember which test killed which mutant, for the order above."""
+    """Inside mutmut's runs: remember which test killed which mutant, for the order above, and whether it
+    was by running too long."""
     mutant = os.environ.get("MUTANT_UNDER_TEST", "")
     history = os.environ.get(KILLS_ENV)
     if report.failed and history and _module_of_mutant(mutant) is not None:
         line = {"mutant": mutant, "function": mutant.partition("__mutmut_")[0], "test": report.nodeid}
+        if MutantTooSlow.__name__ in str(report.longrepr):
+            line["slow"] = "yes"
         with open(history, "a", encoding="utf-8") as kills:  # one short append: atomic between the workers
             kills.write(json.dumps(line) + "\n")
 
@@ -176,9 +230,13 @@ def pytest_collection_finish(session: Any) -> None:
 
 def _kills() -> list[dict[str, str]]:
     history = os.environ.get(KILLS_ENV)
-    if not history or not os.path.exists(history):
+    return _read_kills(Path(history)) if history else []
+
+
+def _read_kills(history: Path) -> list[dict[str, str]]:
+    if not history.exists():
         return []
-    with open(history, encoding="utf-8") as kills:
+    with history.open(encoding="utf-8") as kills:
         return [json.loads(line) for line in kills if line.endswith("\n")]
 
 
@@ -365,6 +423,7 @@ def collect(scratch: Path, modules: list[str]) -> dict[str, Tally]:
 
     tallies = {module: Tally() for module in modules}
     with _inside(scratch):
+        too_slow = {kill["mutant"] for kill in _read_kills(Path("kills.jsonl")) if kill.get("slow")}
         for module in modules:
             path = Path(PACKAGE) / module
             meta = Path("mutants") / f"{path}.meta"
@@ -374,7 +433,10 @@ def collect(scratch: Path, modules: list[str]) -> dict[str, Tally]:
             for name, exit_code in sorted(exit_codes.items(), key=lambda item: _mutant_order(item[0])):
                 if exit_code is None:
                     raise SystemExit(f"mutmut left {name} unchecked: the run did not finish (see the log)")
-                mutant = Mutant(name, module, status_by_exit_code[exit_code], str(LAYER / module))
+                status = status_by_exit_code[exit_code]
+                if status in KILLED and name in too_slow:
+                    status = "timeout"  # a test ran past its limit (pytest_runtest_call above)
+                mutant = Mutant(name, module, status, str(LAYER / module))
                 if mutant.status not in KILLED | TIMEOUT | SURVIVED:
                     raise SystemExit(f"mutmut says {name} is {mutant.status!r}: the run did not finish (see the log)")
                 if mutant.status in SURVIVED:

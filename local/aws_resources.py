@@ -8,6 +8,8 @@ environment variables (``local.lambda_runtime.function_environment``).
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,11 @@ if TYPE_CHECKING:
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads !Ref, !Sub, !GetAtt, ... as plain values; only literal properties are used here."""
+class _CloudFormationLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Reads !Ref, !Sub, !GetAtt, ... as plain values; only literal properties are used here.
+
+    libyaml's loader when PyYAML has it: every test table is created from the template, and the
+    pure-Python parser made that most of the unit tests' time."""
 
 
 def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
@@ -37,6 +42,12 @@ _CloudFormationLoader.add_multi_constructor("!", _any_tag)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The parsed template, a fresh copy each time (callers may change it); parsed again when the file changes."""
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, modified: int) -> dict[str, Any]:
     loader = _CloudFormationLoader(path.read_text())  # a SafeLoader that also reads CloudFormation's tags
     try:
         template: dict[str, Any] = loader.get_single_data()

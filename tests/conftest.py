@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.abc
 import importlib.machinery
 import ipaddress
@@ -179,15 +180,24 @@ class Table:
 @pytest.fixture
 def table(aws_env: None) -> Iterator[Table]:
     """The template's DynamoDB table, created from template.yaml in moto."""
-    import boto3
     from moto import mock_aws
 
     from local.aws_resources import create_tables
 
     with mock_aws():
-        client = boto3.client("dynamodb")
+        client = _boto3_session().client("dynamodb")
         names = create_tables(client, prefix="kvkgate-test")
         yield Table(client, names["KvkgateTable"])
+
+
+@functools.cache
+def _boto3_session() -> Any:
+    """One boto3 session for the run: moto drops boto3's default session at each start, and a new
+    session parses the service models again (most of a unit test's set-up time). Each test still
+    gets its own client, so event hooks a test registers die with it."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 @pytest.fixture(scope="session")

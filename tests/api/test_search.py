@@ -90,6 +90,8 @@ def test_filters_and_inactive_registrations(api: Api) -> None:
     assert search(api, "bakkerij", postcode="1234AB").status == 400  # postcode needs houseNumber
     blank = search(api, "bakkerij", city=" ", postcode="", houseNumber="")  # a form's empty fields
     assert blank.status == 200 and blank.body["total"] == search(api, "bakkerij").body["total"]
+    too_long = search(api, "bakkerij", postcode=" " * 65, houseNumber="")  # blank, but past the limit
+    assert (too_long.status, too_long.body["errors"][0]["field"]) == (400, "postcode")
     control = search(api, "bakkerij", city="\x01")
     assert (control.status, control.body["errors"][0]["field"]) == (400, "city")
     inactive = search(api, "bakkerij", includeInactive="true").body

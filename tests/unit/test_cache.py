@@ -61,7 +61,8 @@ def test_fresh_answers_cost_no_kvk_call_from_memory_or_table(cache: KvkCache, cl
     kvk = Kvk(body)
     first = cache.lookup(KEY, kvk, identity, far(clock))
     assert (first.source, first.stale, first.value) == ("kvk", False, body)
-    assert cache.lookup(KEY, kvk, identity, far(clock)).source == "cache"
+    again = cache.lookup(KEY, kvk, identity, far(clock))
+    assert (again.source, again.stale) == ("cache", False)
     cache.forget_memory()  # a second execution environment: only DynamoDB is shared
     clock.advance(50)
     from_table = cache.lookup(KEY, kvk, identity, far(clock))
@@ -895,3 +896,22 @@ def test_an_answer_polled_from_the_table_is_kept_in_memory(
     assert metric("CacheHitAfterWait") == [1.0]
     assert cache.lookup(KEY, kvk, identity, far(clock)).value == {"theirs": True}
     assert (metric("CacheHitMemory"), kvk.calls) == ([1.0], 0)
+
+
+def test_a_fetchs_lease_holds_other_environments_off_for_the_lease_length(
+    cache: KvkCache, table: Table, clock: FakeClock
+) -> None:
+    other = KvkCache(DynamoStore(table.client, table.name), POLICY, clock)
+    other_kvk = Kvk({"other": True})
+    seen: dict[str, Any] = {}
+
+    def slow_fetch() -> KvkResponse:  # while this environment's KVK call is under way, another asks
+        began = clock.time()
+        seen["answer"] = other.lookup(KEY, other_kvk, identity, far(clock))
+        seen["waited"] = clock.time() - began
+        return KvkResponse({"first": True}, "2.1.0")
+
+    cache.lookup(KEY, slow_fetch, identity, far(clock))
+    # It waited for the lease holder until the lease ran out (the holder looked stuck), then fetched itself.
+    assert seen["waited"] == pytest.approx(POLICY.lease_seconds, abs=2 * POLICY.poll_seconds)
+    assert other_kvk.calls == 1

@@ -12,12 +12,23 @@ import heapq
 import itertools
 import logging
 import random
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from kvkgate.aws.limits import Admission, AmbiguousUpdate, Budget, BudgetStatus, Door, GlobalRateLimiter, KvkGuard
+from kvkgate.aws.limits import (
+    LIMITER_KEY,
+    Admission,
+    AmbiguousUpdate,
+    Budget,
+    BudgetStatus,
+    Door,
+    GlobalRateLimiter,
+    KvkGuard,
+)
 from kvkgate.clock import Deadline
 from kvkgate.kvk import BudgetExhausted, KvkApi, TemporarilyUnavailable
 from kvkgate.kvk.errors import RateLimited, Shed
@@ -503,7 +514,17 @@ def test_budget_refusals_say_what_is_spent_and_feed_the_alarm(
     assert metric("BudgetUsedCalls") == [1.0, 2.0, 3.0, 4.0]  # this month's calls so far, after each grant
 
 
-def test_the_month_is_utcs(table: Table, clock: FakeClock) -> None:
+@pytest.fixture
+def amsterdam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is Amsterdam's (a developer's laptop; Lambda runs in UTC)."""
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_month_is_utcs(table: Table, clock: FakeClock, amsterdam: None) -> None:
     clock.wall = dt.datetime(2026, 5, 31, 23, 30, tzinfo=dt.UTC).timestamp() - clock.now
     limiter = limiter_on(table, clock, rate=10, budget=Budget(100))
     limiter.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
@@ -650,3 +671,80 @@ def test_an_environment_that_guesses_idle_still_takes_a_slot_inside_its_grace(ta
     clock.advance(newcomer.interval + 0.015)
     second = newcomer.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
     assert second.start - first.start == pytest.approx(newcomer.interval, abs=1e-6)
+
+
+def test_a_full_queue_is_refused_in_one_round_trip_whichever_way_the_environment_guessed(
+    table: Table, clock: FakeClock
+) -> None:
+    impatient = Admission(call_seconds=1.0, max_queue_seconds=0.3)
+    knows_busy = limiter_on(table, clock, rate=10, door=EXACT, admission=impatient)
+    knows_busy.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))  # it has seen the schedule: busy
+    queued = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    for _ in range(10):  # another environment queues a second of calls
+        queued.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    knows_nothing = limiter_on(table, clock, rate=10, door=EXACT, admission=impatient)  # guesses idle
+    for limiter in (knows_busy, knows_nothing):
+        updates = count_updates(table)
+        with pytest.raises(Shed):
+            limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))
+        assert len(updates) == 1  # the refused update's old item says why: no second try
+        assert clock.sleeps == []
+
+
+def test_a_limiter_item_that_disappeared_restarts_the_schedule_and_the_count(table: Table, clock: FakeClock) -> None:
+    """The table restored from an older backup, or the item deleted by hand: the busy guess fails, the restart works."""
+    clock.wall = dt.datetime(2026, 5, 10, 12, tzinfo=dt.UTC).timestamp() - clock.now
+    limiter = limiter_on(
+        table, clock, rate=10, budget=Budget(100), door=EXACT, admission=Admission(max_queue_seconds=60)
+    )
+    limiter.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    table.client.delete_item(TableName=table.name, Key=LIMITER_KEY)
+    limiter.acquire(KvkApi.NAAMGEVING, Deadline.after(60, clock))
+    assert limiter.usage() == BudgetStatus("2026-05", 1, 1)
+
+
+def count_reads(table: Table) -> list[dict[str, Any]]:
+    reads: list[dict[str, Any]] = []
+    table.client.meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params)
+    )
+    return reads
+
+
+def test_under_overload_admission_reads_the_schedule_so_a_refusal_writes_nothing(
+    table: Table, clock: FakeClock
+) -> None:
+    impatient = Admission(call_seconds=1.0, max_queue_seconds=1.0)
+    limiter = limiter_on(table, clock, rate=10, door=EXACT, admission=impatient)
+    for _ in range(7):  # this environment saw the queue reach 0.7 s: past half its bound
+        limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))
+    others = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    for _ in range(5):  # meanwhile other environments filled the rest of the second
+        others.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    reads, updates = count_reads(table), count_updates(table)
+    with pytest.raises(Shed) as shed:
+        limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))
+    assert (len(reads), updates) == (1, [])
+    assert shed.value.retry_after == pytest.approx(12 * limiter.interval, abs=1e-3)
+
+
+def test_below_half_the_bound_admission_asks_nothing(table: Table, clock: FakeClock) -> None:
+    limiter = limiter_on(
+        table, clock, rate=10, door=EXACT, admission=Admission(call_seconds=1.0, max_queue_seconds=1.0)
+    )
+    for _ in range(4):  # the queue seen at 0.4 s
+        limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))
+    reads = count_reads(table)
+    limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))
+    assert reads == []
+
+
+def test_an_unreadable_schedule_leaves_the_decision_to_the_update(clock: FakeClock) -> None:
+    from kvkgate.aws.dynamo import StoreUnavailable
+
+    client = Unreachable()
+    limiter = GlobalRateLimiter(client, "t", rate=10, clock=clock, door=EXACT)  # type: ignore[arg-type]
+    limiter._last_seen_next = clock.time() + 0.9  # as if it had seen a long queue
+    limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))  # no refusal on a guess
+    with pytest.raises(StoreUnavailable):
+        limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))

@@ -32,7 +32,9 @@ the caller at least ``call_seconds`` before its deadline. Otherwise the update's
 nothing is written (no slot, no budget) and the caller gets :class:`~kvkgate.kvk.errors.Shed` at
 once: under overload, requests are refused early instead of queueing until they time out after
 spending a slot. ``nextSlot`` never moves backwards, so once an environment has seen the queue
-reach past a caller's bound it refuses without asking DynamoDB at all.
+reach past a caller's bound it refuses without asking DynamoDB at all; once it has seen the queue
+past half the bound, :meth:`GlobalRateLimiter.admit` reads the schedule (one read) before the
+caller takes a cache lease, so a refusal costs no write.
 
 Deciding slot and budget in one conditional update means no slot is used by a call the budget
 refuses and no call is counted that the limiter refused. (design.md §7 sketches separate window
@@ -182,8 +184,26 @@ class GlobalRateLimiter:
             self._uncount(api)
 
     def admit(self, api: KvkApi, deadline: Deadline) -> None:
-        """Refuse at once what this process already knows cannot get a slot in time (no I/O)."""
-        self._latest(self._clock.time(), deadline)
+        """Refuse at once what cannot get a slot in time, before the caller takes a cache lease.
+
+        No I/O while this environment last saw the queue well inside the caller's bound. Once it
+        saw it past half the bound (overload), one eventually consistent read of the schedule
+        decides: a refused caller then costs that read instead of a lease, a refused update and
+        the lease's release, which is what keeps refusals fast while the table is busiest.
+        """
+        now = self._clock.time()
+        latest = self._latest(now, deadline)
+        if self._last_seen_next - now <= (latest - now) / 2:
+            return
+        try:
+            item = self._client.get_item(TableName=self._table, Key=LIMITER_KEY).get("Item")
+        except Exception as error:  # the update that follows meets the same outage and degrades
+            logger.warning("could not read the KVK call schedule: %s", store_error(error))
+            return
+        scheduled = number(item, "nextSlot")
+        if scheduled is not None:
+            self._last_seen_next = max(self._last_seen_next, scheduled)
+        self._latest(now, deadline)
 
     def _latest(self, now: float, deadline: Deadline) -> float:
         """The latest start the caller may be given; Shed if there can be none."""
@@ -209,9 +229,13 @@ class GlobalRateLimiter:
             # one round trip, a wrong one two. Busy first: that is where the traffic is.
             lead = max(0.0, min(self._lead, latest - now))
             if self._last_seen_next >= now + lead - self.door.grace:
-                start = self._take_next_slot(api, now, latest, lead) or self._restart_idle_schedule(api, now, lead)
+                start = self._take_next_slot(api, now, latest, lead) or self._restart_idle_schedule(
+                    api, now, latest, lead
+                )
             else:
-                start = self._restart_idle_schedule(api, now, lead) or self._take_next_slot(api, now, latest, lead)
+                start = self._restart_idle_schedule(api, now, latest, lead) or self._take_next_slot(
+                    api, now, latest, lead
+                )
             if start is not None:
                 return Slot(start, start + self.door.grace)
             rounds += 1
@@ -253,8 +277,11 @@ class GlobalRateLimiter:
         self._report_budget(item)
         return new_next - self.interval
 
-    def _restart_idle_schedule(self, api: KvkApi, now: float, lead: float) -> float | None:
+    def _restart_idle_schedule(self, api: KvkApi, now: float, latest: float, lead: float) -> float | None:
         """Claim ``now + lead`` on an idle schedule; None if it is busy (or another caller won).
+
+        Refused because the busy schedule's next slot is after ``latest``: Shed at once, without
+        the second round trip the busy update would cost to learn the same.
 
         The condition keeps the new start more than ``grace`` after the last slot's end whatever
         ``lead`` this environment uses, so step 1 of the argument holds across environments.
@@ -267,7 +294,7 @@ class GlobalRateLimiter:
             {":next": _n(start + self.interval), ":oldest": _n(now + lead - self.door.grace)},
         )
         if not done:
-            self._explain_refusal(api, item, now, math.inf)
+            self._explain_refusal(api, item, now, latest)
             return None
         self._last_seen_next = start + self.interval
         self._report_budget(item)

@@ -24,7 +24,8 @@ MatchState = Literal["match", "partial", "mismatch", "skipped", "unknown"]
 NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs", "expiredName"]
 Source = Literal["kvk", "cache", "none"]
 
-ShortText = Annotated[StrictStr, Field(max_length=64)]
+SHORT_TEXT = 64  # characters
+ShortText = Annotated[StrictStr, Field(max_length=SHORT_TEXT)]
 # At least one character that is not a space or a control character (same pattern in docs/openapi.yaml).
 NameText = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"[^\x00-\x20\x7f]")]
 
@@ -259,7 +260,9 @@ class SearchRequest(Request):
     @classmethod
     def _blank_is_absent(cls, value: Any) -> Any:
         # A form sends its empty filter fields as ``city=``: that asks for no filter, not for a blank one.
-        return None if isinstance(value, str) and not value.strip() else value
+        # Too long is too long, blank or not (the length limit is the same for every caller).
+        blank = isinstance(value, str) and len(value) <= SHORT_TEXT and not value.strip()
+        return None if blank else value
 
     @field_validator("city")
     @classmethod

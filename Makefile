@@ -125,7 +125,7 @@ bench-names: $(VENV)/.installed
 bench-abuse: $(VENV)/.installed
 	$(BIN)/python -m bench.abuse $(BENCH_ARGS)
 
-# Not in make test or CI (about 40 minutes for all modules); survivors in test-artifacts/mutation-survivors.txt.
+# Not in make test or CI (about 30 minutes for all modules on 2 cores); survivors in test-artifacts/mutation-survivors.txt.
 mutation: $(VENV)/.installed
 	$(BIN)/python -m bench.mutation $(BENCH_ARGS)
 

@@ -4,12 +4,13 @@ mutmut (pinned in requirements-dev.txt) changes one thing at a time inside a fun
 module in ``MODULES`` (``<`` for ``<=``, ``and`` for ``or``, ``None`` for an argument, a string
 for another, a dropped keyword ...) and runs that module's tests against each such *mutant*. A
 mutant is *killed* when a test fails, *survives* when every test still passes (or no mapped test
-reaches the changed function), and *times out* when the tests take far longer than they did on
-the real code (a mutant that makes a retry loop endless); timeouts count as caught in the score:
-``score = (killed + timeout) / mutants``.
+reaches the changed function), and *times out* when a test takes far longer than it did on the
+real code (a mutant that makes a retry loop endless: the test is stopped at ``TEST_LIMIT_FACTOR``
+times its clean time); timeouts count as caught in the score: ``score = (killed + timeout) / mutants``.
 
 ``make mutation``; not part of ``make test`` or CI (docs/benchmarks.md has the last run's time and
-figures); one module takes 1-25 minutes (``BENCH_ARGS='--modules aws/cache.py'``). Run it before
+figures: about half an hour for all modules on 2 cores); one module takes 1-8 minutes
+(``BENCH_ARGS='--modules aws/cache.py'``). Run it before
 resolving an issue that touches one of these modules, and look at the survivors it lists.
 
 How it runs, and why:

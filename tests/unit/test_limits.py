@@ -748,3 +748,30 @@ def test_an_unreadable_schedule_leaves_the_decision_to_the_update(clock: FakeClo
     limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))  # no refusal on a guess
     with pytest.raises(StoreUnavailable):
         limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))
+
+
+def test_after_its_own_call_in_a_long_queue_an_environment_guesses_busy(table: Table, clock: FakeClock) -> None:
+    """Many environments calling: the next request soon after this environment's own slot costs one round trip."""
+    here = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    others = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    for _ in range(10):
+        others.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    mine = here.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))  # a second deep in the queue
+    for _ in range(10):  # the others keep calling meanwhile
+        others.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    clock.advance(mine.start - clock.time() + 0.3)  # its call done, the next request comes
+    updates = count_updates(table)
+    here.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    assert len(updates) == 1
+
+
+def test_when_everyone_stopped_the_busy_guess_expires(table: Table, clock: FakeClock) -> None:
+    here = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    others = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
+    for _ in range(10):
+        others.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    mine = here.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    clock.advance(mine.start - clock.time() + 2.5)  # past the queue it saw, and as long again: idle
+    updates = count_updates(table)
+    slot = here.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
+    assert len(updates) == 1 and slot.start == pytest.approx(clock.time())

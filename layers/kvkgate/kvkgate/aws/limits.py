@@ -161,7 +161,8 @@ class GlobalRateLimiter:
         self.budget = budget
         self._clock = clock
         self._random = random.Random()  # noqa: S311 - jitter, not security
-        self._last_seen_next = -math.inf
+        self._last_seen_next = -math.inf  # a fact: the schedule never moves back
+        self._busy_until = -math.inf  # a guess, for the busy/idle choice only
         self._lead = self.door.lead  # grows while this environment's slots arrive late (slow table, cold TLS)
 
     def acquire(self, api: KvkApi, deadline: Deadline, *, first: bool = True) -> None:
@@ -202,7 +203,7 @@ class GlobalRateLimiter:
             return
         scheduled = number(item, "nextSlot")
         if scheduled is not None:
-            self._last_seen_next = max(self._last_seen_next, scheduled)
+            self._saw(max(self._last_seen_next, scheduled), now)
         self._latest(now, deadline)
 
     def _latest(self, now: float, deadline: Deadline) -> float:
@@ -228,7 +229,7 @@ class GlobalRateLimiter:
             # Guess from what we saw last whether the schedule is busy or idle: a right guess is
             # one round trip, a wrong one two. Busy first: that is where the traffic is.
             lead = max(0.0, min(self._lead, latest - now))
-            if self._last_seen_next >= now + lead - self.door.grace:
+            if max(self._last_seen_next, self._busy_until) >= now + lead - self.door.grace:
                 start = self._take_next_slot(api, now, latest, lead) or self._restart_idle_schedule(
                     api, now, latest, lead
                 )
@@ -273,7 +274,7 @@ class GlobalRateLimiter:
             return None
         new_next = number(item, "nextSlot")
         assert new_next is not None  # noqa: S101 - ALL_NEW always holds the attribute just set
-        self._last_seen_next = new_next
+        self._saw(new_next, now)
         self._report_budget(item)
         return new_next - self.interval
 
@@ -296,7 +297,7 @@ class GlobalRateLimiter:
         if not done:
             self._explain_refusal(api, item, now, latest)
             return None
-        self._last_seen_next = start + self.interval
+        self._saw(start + self.interval, now)
         self._report_budget(item)
         return start
 
@@ -355,11 +356,22 @@ class GlobalRateLimiter:
             raise store_error(error) from error
         return True, attributes
 
+    def _saw(self, next_slot: float, now: float) -> None:
+        """Remember where the schedule was, and guess how long it stays busy.
+
+        A queue deeper than this environment's own slot means other environments are calling too;
+        they are expected to go on for about as long again, so a caller here soon after its own
+        slot guesses busy (one round trip) instead of idle (two, when others kept it busy).
+        """
+        self._last_seen_next = next_slot
+        others = next_slot - now - 2 * self.interval
+        self._busy_until = next_slot + max(0.0, others)
+
     def _explain_refusal(self, api: KvkApi, item: dict[str, Any], now: float, latest: float) -> None:
         """Raise if a refused update means "budget spent" or "no slot in time"; else return None."""
         scheduled = number(item, "nextSlot")
         if scheduled is not None:
-            self._last_seen_next = scheduled
+            self._saw(scheduled, now)
         if self.budget is not None:
             month = self._month()
             calls = number(item, f"calls#{month}") or 0

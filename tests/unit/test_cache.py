@@ -160,15 +160,7 @@ def test_a_concurrent_miss_waits_for_the_lease_holder(table: Table, cache: KvkCa
     token, _ = store.try_lease(KEY, clock.time(), clock.time() + 5)
     assert token is not None
 
-    original_sleep = clock.sleep
-
-    def sleep_then_other_writes(seconds: float) -> None:
-        original_sleep(seconds)
-        if len(clock.sleeps) == 3:
-            other = KvkCache(store, POLICY, clock)
-            other._write(KEY, other_entry(clock))
-
-    clock.sleep = sleep_then_other_writes  # type: ignore[method-assign]
+    meanwhile(clock, after_sleeps=3, action=lambda: KvkCache(store, POLICY, clock)._write(KEY, other_entry(clock)))
     kvk = Kvk({"mine": True})
     answer = cache.lookup(KEY, kvk, identity, far(clock))
     assert answer.value == {"theirs": True}
@@ -204,6 +196,18 @@ def hold_lease(table: Table, clock: FakeClock) -> str:
     token, _ = DynamoStore(table.client, table.name).try_lease(KEY, clock.time(), clock.time() + 5)
     assert token is not None
     return token
+
+
+def meanwhile(clock: FakeClock, after_sleeps: int, action: Callable[[], object]) -> None:
+    """Another environment acts while this one waits: ``action`` runs right after its ``after_sleeps``-th sleep."""
+    original_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        original_sleep(seconds)
+        if len(clock.sleeps) == after_sleeps:
+            action()
+
+    clock.sleep = sleep  # type: ignore[method-assign]
 
 
 def expired_entry_in_table(cache: KvkCache, clock: FakeClock) -> None:
@@ -254,14 +258,7 @@ def test_waiters_without_an_answer_do_not_herd_after_the_holder_fails(
 ) -> None:
     store = DynamoStore(table.client, table.name)
     token = hold_lease(table, clock)
-    original_sleep = clock.sleep
-
-    def holder_fails_meanwhile(seconds: float) -> None:
-        original_sleep(seconds)
-        if len(clock.sleeps) == 2:
-            store.release(KEY, token, failed_at=clock.time())
-
-    clock.sleep = holder_fails_meanwhile  # type: ignore[method-assign]
+    meanwhile(clock, after_sleeps=2, action=lambda: store.release(KEY, token, failed_at=clock.time()))
     kvk = Kvk({"mine": True})
     with pytest.raises(TemporarilyUnavailable, match="a moment ago"):
         cache.lookup(KEY, kvk, identity, far(clock))
@@ -732,14 +729,8 @@ def test_a_waiter_polls_every_poll_interval_and_takes_over_a_lease_given_back(
 ) -> None:
     store = DynamoStore(table.client, table.name)
     token = hold_lease(table, clock)
-    original_sleep = clock.sleep
-
-    def holder_gives_up(seconds: float) -> None:
-        original_sleep(seconds)
-        if len(clock.sleeps) == 3:
-            store.release(KEY, token, failed_at=None)  # e.g. refused by its caller's budget
-
-    clock.sleep = holder_gives_up  # type: ignore[method-assign]
+    # The holder gives up, e.g. refused by its caller's budget.
+    meanwhile(clock, after_sleeps=3, action=lambda: store.release(KEY, token, failed_at=None))
     kvk = Kvk({"mine": True})
     assert cache.lookup(KEY, kvk, identity, far(clock)).value == {"mine": True}
     assert clock.sleeps == [POLICY.poll_seconds] * 3
@@ -883,14 +874,7 @@ def test_an_answer_polled_from_the_table_is_kept_in_memory(
 ) -> None:
     store = DynamoStore(table.client, table.name)
     hold_lease(table, clock)
-    original_sleep = clock.sleep
-
-    def sleep_then_other_writes(seconds: float) -> None:
-        original_sleep(seconds)
-        if len(clock.sleeps) == 2:
-            KvkCache(store, POLICY, clock)._write(KEY, other_entry(clock))
-
-    clock.sleep = sleep_then_other_writes  # type: ignore[method-assign]
+    meanwhile(clock, after_sleeps=2, action=lambda: KvkCache(store, POLICY, clock)._write(KEY, other_entry(clock)))
     kvk = Kvk({"mine": True})
     assert cache.lookup(KEY, kvk, identity, far(clock)).value == {"theirs": True}
     assert metric("CacheHitAfterWait") == [1.0]

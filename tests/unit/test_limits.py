@@ -318,12 +318,17 @@ class LateOnce(FakeClock):
         super().sleep(seconds + (self.late.pop() if self.late else 0.0))
 
 
-def count_updates(table: Table) -> list[dict[str, Any]]:
-    updates: list[dict[str, Any]] = []
+def count_requests(table: Table, operation: str) -> list[dict[str, Any]]:
+    """The parameters of every ``operation`` (``UpdateItem``, ``GetItem``) sent to the table from now on."""
+    requests: list[dict[str, Any]] = []
     table.client.meta.events.register(
-        "provide-client-params.dynamodb.UpdateItem", lambda params, **_: updates.append(params)
+        f"provide-client-params.dynamodb.{operation}", lambda params, **_: requests.append(params)
     )
-    return updates
+    return requests
+
+
+def count_updates(table: Table) -> list[dict[str, Any]]:
+    return count_requests(table, "UpdateItem")
 
 
 def conditional_failure(item: dict[str, Any] | None = None) -> Exception:
@@ -703,14 +708,6 @@ def test_a_limiter_item_that_disappeared_restarts_the_schedule_and_the_count(tab
     assert limiter.usage() == BudgetStatus("2026-05", 1, 1)
 
 
-def count_reads(table: Table) -> list[dict[str, Any]]:
-    reads: list[dict[str, Any]] = []
-    table.client.meta.events.register(
-        "provide-client-params.dynamodb.GetItem", lambda params, **_: reads.append(params)
-    )
-    return reads
-
-
 def test_under_overload_admission_reads_the_schedule_so_a_refusal_writes_nothing(
     table: Table, clock: FakeClock
 ) -> None:
@@ -721,7 +718,7 @@ def test_under_overload_admission_reads_the_schedule_so_a_refusal_writes_nothing
     others = limiter_on(table, clock, rate=10, door=EXACT, admission=Admission(max_queue_seconds=60))
     for _ in range(5):  # meanwhile other environments filled the rest of the second
         others.reserve(KvkApi.ZOEKEN, Deadline.after(60, clock))
-    reads, updates = count_reads(table), count_updates(table)
+    reads, updates = count_requests(table, "GetItem"), count_updates(table)
     with pytest.raises(Shed) as shed:
         limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))
     assert (len(reads), updates) == (1, [])
@@ -734,7 +731,7 @@ def test_below_half_the_bound_admission_asks_nothing(table: Table, clock: FakeCl
     )
     for _ in range(4):  # the queue seen at 0.4 s
         limiter.reserve(KvkApi.ZOEKEN, Deadline.after(5, clock))
-    reads = count_reads(table)
+    reads = count_requests(table, "GetItem")
     limiter.admit(KvkApi.ZOEKEN, Deadline.after(5, clock))
     assert reads == []
 

@@ -120,7 +120,12 @@ class Resolver:
         if len(node) == 1:
             ((function, argument),) = node.items()
             if function == "Ref":
-                return self.parameters[argument] if argument in self.parameters else self.physical[argument]["Ref"]
+                if argument not in self.parameters:
+                    return self.physical[argument]["Ref"]
+                declared = self.template.get("Parameters", {}).get(argument, {})
+                if declared.get("Type") == "CommaDelimitedList":
+                    return [item.strip() for item in self.parameters[argument].split(",")]
+                return self.parameters[argument]
             if function == "GetAtt":
                 logical, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
                 return self.physical[logical][attribute]

@@ -220,6 +220,21 @@ class LocalAws:
     sandbox: Any
     resources: dict[str, dict[str, str]]
     environment: dict[str, str]
+    stack: Any = None  # local.aws_resources.LocalStack
+
+    def as_deployed(self, logical_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Give this process ``logical_id``'s own variables from template.yaml (resolved against the
+        stack), where the shared test environment leaves out what the functions disagree on."""
+        from kvkgate import root
+        from local.aws_resources import load_template
+        from local.lambda_runtime import function_environment, functions
+
+        own = function_environment(functions()[logical_id], self.stack)
+        declared = load_template()["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        for name in declared:  # the function's own, not the Globals the test environment points elsewhere
+            if name != "POWERTOOLS_SERVICE_NAME":
+                monkeypatch.setenv(name, own[name])
+        root.reset()
 
     def kvk(self, **behaviour: Any) -> None:
         httpx.put(self.sandbox.url + "/__sandbox/config", json=behaviour)
@@ -264,7 +279,7 @@ def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) 
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         root.reset()
-        yield LocalAws(kvk_sandbox, stack.physical, environment)
+        yield LocalAws(kvk_sandbox, stack.physical, environment, stack)
         root.reset()
     kvk_sandbox.sandbox.faults.behaviour.update(defaults)
 

@@ -62,6 +62,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         deadline_seconds=env.settings.http_deadline_seconds,
         caller_scope=env.caller_scope,
         authenticated_routes=() if env.settings.public_paid_routes else PAID_ROUTES,
+        allowed_origins=env.settings.allowed_origins,
         default_language=env.settings.default_language,
         clock=env.clock,
     )

@@ -34,13 +34,13 @@ share = FairShare(Deadline.after(0), 0)  # this invocation's time, split over it
 def _verify(work: dict[str, Any]) -> dict[str, str]:
     env = root.environment()
     message = Message(work["body"], work["receive_count"], env.settings.max_receive_count)
-    verdict = handle(message, env.registry, env.publisher, share.next(), env.now, env.policy)
+    verdict = handle(message, env.registry, env.publisher, share.next(), env.now, env.policy, env.user_pool)
     metrics.add_metric(name=f"Onboarding{verdict.capitalize()}", unit="Count", value=1)
     return {"verdict": verdict}
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    work = work_of(record.body, record.attributes.approximate_receive_count)
+    work = work_of(record.get("body"), (record.get("attributes") or {}).get("ApproximateReceiveCount"))
     return root.environment().idempotent(_verify, idempotency)(work=work)
 
 

@@ -106,11 +106,15 @@ def test_the_template_protects_the_paid_routes_and_nothing_else() -> None:
 
 
 def test_users_cannot_rewrite_their_kvk_attributes_in_the_demo_pool() -> None:
+    """The claimed number is written once, at sign-up (immutable), and the decision only by the worker."""
     resources = load_template()["Resources"]
     client = resources["DemoUserPoolClient"]["Properties"]
-    kvk_attributes = {"custom:kvk_number", "custom:company_name"}
-    assert not kvk_attributes & set(client["WriteAttributes"]), "the app client must not write them"
-    assert kvk_attributes <= set(client["ReadAttributes"])
+    schema = {item["Name"]: item for item in resources["DemoUserPool"]["Properties"]["Schema"]}
+    for claimed in ("kvk_number", "company_name"):
+        writable = f"custom:{claimed}" in client["WriteAttributes"]
+        assert not writable or schema[claimed]["Mutable"] is False, f"users could rewrite {claimed} after sign-up"
+    assert "custom:kvk_decision" not in client["WriteAttributes"], "users must not write their own decision"
+    assert {"custom:kvk_number", "custom:company_name", "custom:kvk_decision"} <= set(client["ReadAttributes"])
     assert resources["DemoUserPoolClient"]["Condition"] == resources["DemoUserPool"]["Condition"]
 
 

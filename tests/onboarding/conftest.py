@@ -38,6 +38,7 @@ class Stack:
     sqs: Any
     events: Any
     receive_counts: dict[str, int] = field(default_factory=dict)
+    aws: LocalAws | None = None
 
     def record(self, body: str, receive_count: int = 1, message_id: str | None = None) -> dict[str, Any]:
         return {
@@ -101,4 +102,4 @@ def stack(local_aws: LocalAws) -> Stack:
     attributes = sqs.get_queue_attributes(QueueUrl=results_queue, AttributeNames=["QueueArn"])["Attributes"]
     events.put_rule(Name="results", EventBusName=bus, EventPattern=json.dumps({"source": ["kvkgate"]}))
     events.put_targets(Rule="results", EventBusName=bus, Targets=[{"Id": "results", "Arn": attributes["QueueArn"]}])
-    return Stack(local_aws.sandbox, local_aws.resources, results_queue, sqs, events)
+    return Stack(local_aws.sandbox, local_aws.resources, results_queue, sqs, events, aws=local_aws)

@@ -15,17 +15,10 @@ from tests.onboarding.conftest import Stack
 @pytest.fixture(autouse=True)
 def as_deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     """The trigger's own settings from template.yaml (the shared test environment leaves out what
-    the functions disagree on): its short AWS timeouts and the sign-up gate's budget pool."""
-    own = functions()["PreSignUpFunction"].environment
-    for name in (
-        "AWS_CONNECT_TIMEOUT_SECONDS",
-        "AWS_READ_TIMEOUT_SECONDS",
-        "AWS_MAX_ATTEMPTS",
-        "KVK_BUDGET_POOL",
-        "HTTP_DEADLINE_SECONDS",
-    ):
-        monkeypatch.setenv(name, str(own[name]))
-    root.reset()
+    the functions disagree on): its short AWS timeouts and deadline, the gate's budget pool and rate
+    schedule, free calls only."""
+    assert stack.aws is not None
+    stack.aws.as_deployed("PreSignUpFunction", monkeypatch)
 
 
 def cognito_event(**attributes: str) -> dict[str, Any]:
@@ -90,6 +83,7 @@ def test_outage_fails_open_and_asks_onboarding_to_check_again(stack: Stack) -> N
     assert (routed["source"], routed["detail-type"]) == ("app.signup", "CustomerSignedUp")
     assert routed["detail"] == {
         "customerId": event["userName"],
+        "userPoolId": "eu-west-1_demo",  # the worker records its decision on the user
         "kvkNumber": "69599084",
         "tradeName": "Test EMZ Dagobert",
     }

@@ -159,7 +159,9 @@ def test_an_unverified_sign_up_is_let_through_counted_and_queued_for_a_recheck(s
     telemetry.metrics().clear_metrics()
     _, outcome, publisher = sign_up_slowly(stack, clock, None, 0.005, 0.02, **{"custom:kvk_number": "69599084"})
     assert outcome["userName"]
-    assert publisher.published == [{"customerId": outcome["userName"], "kvkNumber": "69599084"}]
+    assert publisher.published == [
+        {"customerId": outcome["userName"], "userPoolId": "eu-west-1_demo", "kvkNumber": "69599084"}
+    ]
 
 
 def test_a_recheck_that_cannot_be_queued_does_not_fail_the_sign_up(stack: Stack, clock: FakeClock) -> None:

@@ -102,7 +102,7 @@ def test_a_spent_budget_is_reported_at_once_and_not_retried() -> None:
 def test_a_busy_kvk_is_retried_like_an_outage() -> None:
     verdict, published = run(FakeRegistry(registrations_=Busy(2.0)), message())
     assert (verdict, published.events) == (None, [])
-    with pytest.raises(RetryLater, match="KVK's call rate is taken for now"):
+    with pytest.raises(RetryLater, match="KVK is answering slowly or is busy"):
         handle(message(), FakeRegistry(registrations_=Busy(2.0)), Published(), Deadline.after(10), lambda: NOW)
 
 
@@ -417,4 +417,4 @@ def test_a_retry_names_every_reason_it_could_not_finish() -> None:
 def test_a_body_that_is_not_text_is_malformed_not_a_crash() -> None:
     verdict, seen = invalid_request('{"detail": {"kvkNumber": "68750110"}, "x": "\ud800"')
     assert verdict == "invalid"
-    assert seen["message"] == "The CustomerSignedUp message is malformed: body: not JSON"
+    assert seen["message"] == "The CustomerSignedUp message is malformed: body: not UTF-8"

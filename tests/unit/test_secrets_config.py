@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -14,7 +15,14 @@ import pytest
 from moto import mock_aws
 
 from kvkgate.config import ConfigError, load_settings
-from kvkgate.kvk.keys import ApiKey, SecretError, SecretsManagerApiKey, StaticApiKey, parse_secret_value
+from kvkgate.kvk.keys import (
+    ApiKey,
+    SecretError,
+    SecretsManagerApiKey,
+    SecretUnreachable,
+    StaticApiKey,
+    parse_secret_value,
+)
 from tests.conftest import SECRET_KEY, FakeClock
 
 
@@ -61,6 +69,34 @@ def test_an_unusable_secret_is_read_again_within_five_minutes_not_an_hour(
     with pytest.raises(SecretError):
         source.get()  # not a Secrets Manager read per KVK lookup while it is broken
     clock.advance(241)
+    assert source.get().reveal() == "the-real-key"
+
+
+def test_a_passing_read_failure_is_tried_again_within_seconds_with_back_off(aws: None, clock: FakeClock) -> None:
+    """A 0.35 s timeout must not make an environment admit every sign-up unasked for five minutes."""
+    boto3.client("secretsmanager").create_secret(Name="kvk/api-key", SecretString="the-real-key")
+    flaky = boto3.client("secretsmanager")
+    reads: list[float] = []
+    outage = {"on": True}
+
+    def unreachable(**_: Any) -> None:
+        reads.append(clock.now)
+        if outage["on"]:
+            from botocore.exceptions import ReadTimeoutError
+
+            raise ReadTimeoutError(endpoint_url="https://secretsmanager.example")
+
+    flaky.meta.events.register("before-call.secretsmanager.GetSecretValue", unreachable)
+    source = SecretsManagerApiKey("kvk/api-key", clock=clock, aws_client=lambda: flaky)
+    for _ in range(240):  # a lookup every 0.25 s for a minute, Secrets Manager timing out all along
+        with pytest.raises(SecretUnreachable):
+            source.get()
+        clock.advance(0.25)
+    gaps = [round(later - earlier, 2) for earlier, later in itertools.pairwise(reads)]
+    assert gaps[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]  # tried again within seconds, backing off
+    assert max(gaps) == 16.0
+    outage["on"] = False
+    clock.advance(16)
     assert source.get().reveal() == "the-real-key"
 
 

@@ -60,9 +60,18 @@ class Settings(BaseModel):
     caller_key_secret_id: str | None = Field(None, alias="CALLER_KEY_SECRET_ID", min_length=1)
     # The template's PublicPaidRoutes: anonymous callers may use the routes that always pay KVK.
     public_paid_routes: bool = Field(False, alias="PUBLIC_PAID_ROUTES")
+    # The template's CorsAllowOrigins: a browser request from any other origin is refused (empty: no check).
+    cors_allow_origins: str = Field("", alias="CORS_ALLOW_ORIGINS", max_length=4096)
     # Whose share of the monthly quota this function spends: the API's, or the sign-up gate's reserve.
     kvk_budget_pool: Literal["api", "gate"] = Field("api", alias="KVK_BUDGET_POOL")
     kvk_gate_quota_share: float = Field(0.3, alias="KVK_GATE_QUOTA_SHARE", ge=0, lt=1)
+    # Whose share of KVK's *rate* this function's calls take: the pre-sign-up trigger has its own
+    # schedule (``signup``, KVK_SIGNUP_RATE_SHARE of the rate) that no other traffic can fill.
+    kvk_rate_pool: Literal["shared", "signup"] = Field("shared", alias="KVK_RATE_POOL")
+    kvk_signup_rate_share: float = Field(0.2, alias="KVK_SIGNUP_RATE_SHARE", ge=0, le=0.9)
+    # Paid KVK calls the sign-up gate may make per UTC day (onboarding's name checks); unset: no allowance.
+    gate_paid_calls_per_day: int | None = Field(None, alias="GATE_PAID_CALLS_PER_DAY", ge=0)
+    paid_name_check: Literal["ask", "allowance", "never"] = Field("ask", alias="PAID_NAME_CHECK")
     partial_name_verdict: Literal["valid", "invalid"] = Field("valid", alias="PARTIAL_NAME_VERDICT")
     expired_name_result: Literal["partial", "mismatch"] = Field("partial", alias="EXPIRED_NAME_RESULT")
     http_deadline_seconds: float = Field(5.0, alias="HTTP_DEADLINE_SECONDS", gt=0, le=29)
@@ -77,6 +86,13 @@ class Settings(BaseModel):
     kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
     company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
     presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")
+    # The Cognito pool the trigger guards (the template's UserPoolId or demo pool): the worker records
+    # each sign-up's decision on the user in KVK_DECISION_ATTRIBUTE, and the sweep re-checks users without one.
+    user_pool_id: str | None = Field(None, alias="USER_POOL_ID", min_length=1, max_length=55)
+    kvk_decision_attribute: str = Field("custom:kvk_decision", alias="KVK_DECISION_ATTRIBUTE", min_length=1)
+    # Sign-ups through an external identity provider (Google, SAML...): ``require`` the KVK number
+    # as for any sign-up (in validationData or a mapped attribute), or ``skip`` the gate for them.
+    federated_signups: Literal["require", "skip"] = Field("require", alias="FEDERATED_SIGNUPS")
     # Texts: the API's language when Accept-Language names none kvkgate speaks; the pre-sign-up
     # trigger's unless the client passes clientMetadata.language; onboarding events'.
     default_language: Language = Field("en", alias="DEFAULT_LANGUAGE")
@@ -84,6 +100,12 @@ class Settings(BaseModel):
     # Company search answers change little within minutes; many people type the same prefixes.
     search_cache_ttl_seconds: int = Field(600, alias="SEARCH_CACHE_TTL_SECONDS", ge=0, le=86_400)
     function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(
+            origin.strip().rstrip("/").lower() for origin in self.cors_allow_origins.split(",") if origin.strip()
+        )
 
     @field_validator("kvk_base_url")
     @classmethod

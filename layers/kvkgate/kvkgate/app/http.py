@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kvkgate.app import strict_json
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline, LambdaContext
 from kvkgate.domain.contracts import MAX_BODY_BYTES, Contract, field_errors
 from kvkgate.domain.numbers import NumberFormatError
@@ -30,16 +31,12 @@ from kvkgate.domain.outcomes import (
     TooManyRequests,
     Unavailable,
 )
-from kvkgate.domain.ports import Caller
+from kvkgate.domain.ports import Caller, Group
 from kvkgate.texts import Language, from_accept_language, say, speaking
 
 logger = logging.getLogger(__name__)
 # RFC 9457: the problem's kind is its HTTP status (and ``code``); no documentation host is invented.
 PROBLEM_TYPE = "about:blank"
-# Bodies are flat objects; anything deeper, longer or bigger than this is not a request of ours.
-MAX_NESTING = 8
-MAX_NUMBER_DIGITS = 20
-MAX_STRING_CHARS = 1024
 
 
 class BadRequest(Exception):
@@ -53,6 +50,15 @@ class BadRequest(Exception):
 
 class NoRoute(Exception):
     """The event names a route this function does not serve."""
+
+
+class UnsupportedMediaType(Exception):
+    """A body that is not declared as JSON. A browser sends such a "simple" request cross-site without
+    asking first (no CORS preflight), so accepting it would let any website spend its visitors' budgets."""
+
+
+class OriginNotAllowed(Exception):
+    """A browser request from an origin outside CorsAllowOrigins."""
 
 
 class AuthenticationRequired(Exception):
@@ -87,107 +93,10 @@ def _body_error(detail: str) -> BadRequest:
 
 
 def _parse(raw: bytes) -> Any:
-    """Strict JSON: bounded nesting (checked before parsing, so no recursion limit is ever hit),
-    bounded numbers and strings, no duplicate keys, no NaN, valid Unicode only."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_json(say("body.why.not_utf8")) from None
-    if not text.strip():
-        raise _not_json(say("body.why.empty"))
-    if _nesting(text) > MAX_NESTING:
-        raise _not_json(say("body.why.nested", limit=MAX_NESTING))
-    try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_unique_keys,
-            parse_int=_bounded_int,
-            parse_float=_bounded_float,
-            parse_constant=_no_constant,
-        )
-        _check_strings(data)
-        return data
-    except _Refused as refused:
-        raise _not_json(str(refused)) from None
-    except ValueError:  # JSONDecodeError, and int()'s own digit limit
-        raise _not_json(say("body.why.syntax")) from None
-
-
-class _Refused(ValueError):
-    pass
-
-
-def _not_json(why: str) -> BadRequest:
-    return BadRequest(say("body.not_json", why=why), [{"field": "body", "message": why}])
-
-
-def _nesting(text: str) -> int:
-    """The deepest nesting of arrays and objects, brackets inside strings not counted."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            # Two readers of one body must not see two different requests.
-            raise _Refused(say("body.why.twice"))
-        result[key] = value
-    return result
-
-
-def _check_strings(value: Any) -> None:
-    """Every key and string is Unicode text of a bounded length (the nesting is bounded already)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(key)
-            _check_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_strings(item)
-    elif isinstance(value, str):
-        if len(value) > MAX_STRING_CHARS:
-            raise _Refused(say("body.why.long_string", limit=MAX_STRING_CHARS))
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _Refused(say("body.why.surrogate")) from None
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise _Refused(say("body.why.long_number", limit=MAX_NUMBER_DIGITS))
-    return int(text)
-
-
-def _bounded_float(text: str) -> float:
-    if len(text) > MAX_NUMBER_DIGITS + 8:
-        raise _Refused(say("body.why.long_number", limit=MAX_NUMBER_DIGITS))
-    number = float(text)
-    if not math.isfinite(number):
-        raise _Refused(say("body.why.number_range"))
-    return number
-
-
-def _no_constant(name: str) -> Any:
-    raise _Refused(say("body.why.constant", name=name))
+        return strict_json.loads(raw)
+    except strict_json.NotJson as refused:
+        raise BadRequest(say("body.not_json", why=refused.why), [{"field": "body", "message": refused.why}]) from None
 
 
 def problem(status: int, code: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -203,21 +112,88 @@ def problem(status: int, code: str, detail: str, errors: list[dict[str, str]] | 
     }
 
 
+# An IPv6 subscriber gets a /64 at least, often a /56 or a /48: a /64 is one caller, and the /56 and
+# /48 around it share budgets of 4 and 16 callers, so a /48 is not 65,536 callers.
+IPV6_GROUPS = ((56, 4), (48, 16))
+# All signed-in users of one app client together: this many users' budgets.
+CLIENT_SCALE = 50
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(name).lower(): value for name, value in _object(event.get("headers")).items()}
+
+
+def _declares_json(content_type: object) -> bool:
+    """``application/json``, with parameters (``; charset=utf-8``) or not, in any case."""
+    if not isinstance(content_type, str):
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _origin_allowed(origin: object, allowed: Collection[str]) -> bool:
+    """No Origin (a server, curl) or no allow-list: nothing to check. Otherwise the origin must be listed."""
+    if not allowed or not isinstance(origin, str) or "*" in allowed:
+        return True
+    return origin.strip().rstrip("/").lower() in allowed
+
+
 def caller_of(event: Mapping[str, Any]) -> Caller:
-    """Who pays for this request's KVK lookups: the authenticated client (JWT client id, IAM
-    identity), else the network it came from: an IPv4 address, or the /64 an IPv6 address is in
-    (one subscriber owns at least a whole /64, so a budget per address would not bind them)."""
-    context = event.get("requestContext") or {}
-    authorizer = context.get("authorizer") or {}
-    claims = (authorizer.get("jwt") or {}).get("claims") or {}
-    client = claims.get("client_id") or claims.get("azp")
-    if isinstance(client, str) and client:
+    """Who pays for this request's KVK lookups: a JWT's user within its app client (both budgets),
+    an IAM role or user (an assumed role's session name does not make a new caller), else the network
+    it came from: an IPv4 address, or the /64 an IPv6 address is in, within its /56 and /48."""
+    context = _object(event.get("requestContext"))
+    authorizer = _object(context.get("authorizer"))
+    claims = _object(_object(authorizer.get("jwt")).get("claims"))
+    client = _jwt_client(claims)
+    if client:
+        subject = claims.get("sub")
+        if isinstance(subject, str) and subject and subject != client:
+            return Caller(
+                f"user:{client}/{subject}", anonymous=False, groups=(Group(f"client:{client}", CLIENT_SCALE),)
+            )
         return Caller(f"client:{client}", anonymous=False)
-    iam = authorizer.get("iam") or {}
-    identity = iam.get("userArn") or iam.get("callerId")
-    if isinstance(identity, str) and identity:
+    iam = _object(authorizer.get("iam"))
+    identity = _iam_identity(iam.get("userArn")) or _iam_identity(iam.get("callerId"))
+    if identity:
         return Caller(f"iam:{identity}", anonymous=False)
-    return Caller(network_of((context.get("http") or {}).get("sourceIp")), anonymous=True)
+    return network_caller(_object(context.get("http")).get("sourceIp"))
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _jwt_client(claims: Mapping[str, Any]) -> str | None:
+    """The app client a token was issued to: ``client_id`` (access tokens), ``azp``, or ``aud`` (ID
+    tokens, which API Gateway's JWT authorizer checks against the configured audience)."""
+    for claim in ("client_id", "azp", "aud"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip("[] "):
+            return value.strip("[] ").split()[0]  # API Gateway writes a list claim as "[a b]"
+    return None
+
+
+def _iam_identity(value: object) -> str | None:
+    """The role, not the session: ``…:assumed-role/Role/session`` and ``AROA…:session`` name one role."""
+    if not isinstance(value, str) or not value:
+        return None
+    if ":assumed-role/" in value:
+        return value.rsplit("/", 1)[0] if value.count("/") >= 2 else value
+    if value.startswith("AROA") and ":" in value:
+        return value.split(":", 1)[0]
+    return value
+
+
+def network_caller(source: object) -> Caller:
+    key = network_of(source)
+    groups: tuple[Group, ...] = ()
+    if key.startswith("net:"):
+        address = ipaddress.ip_address(str(source))
+        groups = tuple(
+            Group(f"net:{ipaddress.ip_network(f'{address}/{prefix}', strict=False)}", scale)
+            for prefix, scale in IPV6_GROUPS
+        )
+    return Caller(key, anonymous=True, groups=groups)
 
 
 def network_of(source: object) -> str:
@@ -240,6 +216,8 @@ class Call:
     deadline: Deadline
 
     def body[Model: BaseModel](self, model: type[Model]) -> Model:
+        if not _declares_json(_headers(self.event).get("content-type")):
+            raise UnsupportedMediaType
         return read_json(self.event.get("body"), bool(self.event.get("isBase64Encoded")), model)
 
     def query[Model: BaseModel](self, model: type[Model]) -> Model:
@@ -267,6 +245,7 @@ def serve(
     deadline_seconds: float,
     caller_scope: CallerScope,
     authenticated_routes: Collection[str] = (),
+    allowed_origins: Collection[str] = (),
     default_language: Language = "en",
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict[str, Any]:
@@ -274,12 +253,17 @@ def serve(
 
     ``authenticated_routes`` refuse anonymous callers here too: the gateway's authorizer is the
     first lock, this the second (another route or API wired to this function without one).
-    Texts are in the language ``Accept-Language`` prefers (``nl`` or ``en``), else the default.
+    ``allowed_origins`` (CorsAllowOrigins) refuse a browser request from any other origin before
+    anything is spent. Texts are in the language ``Accept-Language`` prefers (``nl`` or ``en``), else the default.
     """
-    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    headers = _headers(event)
     language = from_accept_language(headers.get("accept-language"), default_language)
     with speaking(language):
-        response = _serve(event, context, routes, deadline_seconds, caller_scope, authenticated_routes, clock)
+        if _origin_allowed(headers.get("origin"), allowed_origins):
+            response = _serve(event, context, routes, deadline_seconds, caller_scope, authenticated_routes, clock)
+        else:
+            status, body, extra = outcome_to_http(OriginNotAllowed())
+            response = _response(status, body, extra, str(_object(event.get("requestContext")).get("requestId") or ""))
     response["headers"]["Content-Language"] = language
     return response
 
@@ -305,7 +289,7 @@ def _serve(
             raise AuthenticationRequired(route_key)
         with caller_scope(caller):
             result = route(call)
-        return _response(200, result.to_json(), {}, correlation)
+        return _response(200, result.to_json(), result.response_headers(), correlation)
     except Exception as error:  # every outcome, expected or not, becomes a problem document
         status, body, headers = outcome_to_http(error)
         return _response(status, body, headers, correlation)
@@ -318,6 +302,11 @@ def outcome_to_http(error: Exception) -> tuple[int, dict[str, Any], dict[str, st
     if isinstance(error, NumberFormatError):
         errors = [{"field": error.field, "message": error.message}]
         return 400, problem(400, "INVALID_FORMAT", error.message, errors), {}
+    if isinstance(error, UnsupportedMediaType):
+        detail = say("problem.UNSUPPORTED_MEDIA_TYPE")
+        return 415, problem(415, "UNSUPPORTED_MEDIA_TYPE", detail, [{"field": "Content-Type", "message": detail}]), {}
+    if isinstance(error, OriginNotAllowed):
+        return 403, problem(403, "ORIGIN_NOT_ALLOWED", say("problem.ORIGIN_NOT_ALLOWED")), {}
     if isinstance(error, AuthenticationRequired):
         return 403, problem(403, "AUTHENTICATION_REQUIRED", say("problem.AUTHENTICATION_REQUIRED")), {}
     if isinstance(error, NotRegistered):

@@ -24,10 +24,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kvkgate.app import strict_json
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, ValidationResult, field_errors
-from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests
-from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Redelivery, Registry
+from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests, UserNotFound
+from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Redelivery, Registry, UserPool
 from kvkgate.domain.verify import Policy, validate
 from kvkgate.texts import say
 
@@ -54,9 +55,9 @@ def back_off(event: dict[str, Any], response: dict[str, Any], redelivery: Redeli
         return
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
     for record in event.get("Records") or []:
-        if record.get("messageId") in failed:
-            count = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        if isinstance(record, dict) and record.get("messageId") in failed:
             try:
+                count = receive_count(_object(record.get("attributes")).get("ApproximateReceiveCount"))
                 redelivery.later(record["receiptHandle"], retry_delay(count))
             except Exception as error:  # the queue's own visibility timeout still brings it back
                 logger.warning("could not delay the retry of %s: %s", record.get("messageId"), error)
@@ -89,16 +90,36 @@ class Message:
         return self.receive_count >= self.max_receives
 
 
-def work_of(body: str, receive_count: int | str | None) -> dict[str, Any]:
+def receive_count(value: object) -> int:
+    """SQS's ApproximateReceiveCount; a record whose count is not a number is malformed (that record fails)."""
+    if value is None or value == "":
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise ValueError(f"ApproximateReceiveCount is not a count: {str(value)[:40]!r}")
+    return max(int(value), 1)
+
+
+def work_of(body: object, count: object) -> dict[str, Any]:
     """What the idempotent step of the worker sees of an SQS record: its key, body and delivery count."""
-    return {"key": idempotency_key(body), "body": body, "receive_count": int(receive_count or 1)}
+    if not isinstance(body, str):
+        raise ValueError("the SQS record has no body")  # a malformed envelope: only this record fails
+    return {"key": idempotency_key(body), "body": body, "receive_count": receive_count(count)}
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _read(body: str) -> Any:
+    """The message's JSON, strictly (bounded nesting and numbers): a hostile body is answered, never retried."""
+    return strict_json.loads(body.encode("utf-8", "surrogatepass"), max_string_chars=MAX_MESSAGE_BYTES)
 
 
 def idempotency_key(body: str) -> str:
     """EventBridge's event id when there is one (the same event delivered twice), else the body."""
     try:
-        event = json.loads(body)
-    except ValueError:
+        event = _read(body)
+    except strict_json.NotJson:
         event = None
     if isinstance(event, dict) and isinstance(event.get("id"), str) and event["id"]:
         return "event:" + str(event["id"])
@@ -109,24 +130,33 @@ def idempotency_key(body: str) -> str:
 _REQUEST_FIELDS = ("kvkNumber", "tradeName", "postcode", "houseNumber")
 
 
-def _request(body: str) -> tuple[ValidationRequest | None, str | None, list[dict[str, str]]]:
-    """The validation request in the message, its customer id if readable, and what is wrong with it."""
+@dataclass(frozen=True)
+class _Parsed:
+    request: ValidationRequest | None
+    customer: str | None
+    problems: list[dict[str, str]]
+    user_pool_id: str | None = None  # set by the sign-up gate: the decision is recorded on the user
+
+
+def _parsed(body: str) -> _Parsed:
+    """The validation request in the message, its customer id and user pool if readable, and what is wrong with it."""
     if len(body.encode(errors="replace")) > MAX_MESSAGE_BYTES:
-        return None, None, [{"field": "body", "message": say("body.too_large", limit=MAX_MESSAGE_BYTES)}]
+        return _Parsed(None, None, [{"field": "body", "message": say("body.too_large", limit=MAX_MESSAGE_BYTES)}])
     try:
-        event = json.loads(body)
-    except ValueError:
-        return None, None, [{"field": "body", "message": say("body.why.syntax")}]
+        event = _read(body)
+    except strict_json.NotJson as refused:
+        return _Parsed(None, None, [{"field": "body", "message": refused.why}])
     detail = event.get("detail", event) if isinstance(event, dict) else None
     if not isinstance(detail, dict):
-        return None, None, [{"field": "detail", "message": say("body.not_object")}]
+        return _Parsed(None, None, [{"field": "detail", "message": say("body.not_object")}])
     customer = detail.get("customerId") if isinstance(detail.get("customerId"), str) else None
+    pool = detail.get("userPoolId") if isinstance(detail.get("userPoolId"), str) else None
     fields = {name: detail[name] for name in _REQUEST_FIELDS if detail.get(name) is not None}
     try:
-        return ValidationRequest.model_validate(fields), customer, []
+        return _Parsed(ValidationRequest.model_validate(fields), customer, [], pool)
     except ValidationError as error:
         problems = [{"field": f"detail.{item['field']}", "message": item["message"]} for item in field_errors(error)]
-        return None, customer, problems
+        return _Parsed(None, customer, problems)
 
 
 def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: dt.datetime) -> dict[str, Any]:
@@ -157,11 +187,17 @@ def handle(
     deadline: Deadline,
     now: Callable[[], dt.datetime],
     policy: Policy | None = None,
+    users: UserPool | None = None,
 ) -> str:
-    """Verify one message and publish its outcome. Returns the verdict; raises RetryLater to see it again."""
-    request, customer, problems = _request(message.body)
+    """Verify one message and publish its outcome. Returns the verdict; raises RetryLater to see it again.
+
+    A message from the sign-up gate (it names the user pool) also gets the decision recorded on the
+    user, before the result is published: a user not created yet is asked about again later.
+    """
+    parsed = _parsed(message.body)
+    request, customer = parsed.request, parsed.customer
     if request is None:
-        publisher.publish(COMPLETED, _invalid_request(customer, problems, now()))
+        publisher.publish(COMPLETED, _invalid_request(customer, parsed.problems, now()))
         return "invalid"
     try:
         result = validate(request, registry, deadline, now(), policy)
@@ -174,5 +210,33 @@ def handle(
         if budget_spent:
             return result.verdict
         raise RetryLater("; ".join(reason.message for reason in result.reasons))
+    if parsed.user_pool_id and customer and users is not None:
+        _record(users, parsed.user_pool_id, customer, result, message)
     publisher.publish(COMPLETED, _result_detail(customer, result))
     return result.verdict
+
+
+# A user the pool does not know after this many deliveries was never created (another trigger refused
+# the sign-up, or the name was taken): the result is published without being recorded.
+USER_CREATION_DELIVERIES = 3
+
+
+def decision_of(result: ValidationResult) -> str:
+    """What is written on the user: compact JSON that names the number it is about."""
+    decision = {
+        "verdict": result.verdict,
+        "kvkNumber": result.kvk_number,
+        "tradeName": result.checks.trade_name.result,
+        "reasons": [reason.code for reason in result.reasons],
+        "checkedAt": result.meta.checked_at,
+    }
+    return json.dumps(decision, separators=(",", ":"))
+
+
+def _record(users: UserPool, pool: str, user: str, result: ValidationResult, message: Message) -> None:
+    try:
+        users.record_decision(pool, user, decision_of(result))
+    except UserNotFound:
+        if message.receive_count < USER_CREATION_DELIVERIES:
+            raise RetryLater(f"user {user} is not in the pool yet") from None
+        logger.warning("user %s is not in pool %s: the decision is published, not recorded", user, pool)

@@ -21,12 +21,13 @@ from kvkgate.clock import Deadline
 from kvkgate.config import Settings
 from kvkgate.domain.contracts import ValidationRequest
 from kvkgate.domain.numbers import NumberFormatError, parse_kvk_number
-from kvkgate.domain.outcomes import TooManyRequests
+from kvkgate.domain.outcomes import KVK_BUSY, TooManyRequests
 from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry
 from kvkgate.domain.verify import Policy, validate
 from kvkgate.texts import Language, say, supported
 
 logger = logging.getLogger(__name__)
+EXTERNAL_PROVIDER = "PreSignUp_ExternalProvider"
 
 
 class SignUpRefused(Exception):
@@ -37,12 +38,17 @@ class SignUpRefused(Exception):
         self.code = code
 
 
-def language_of(event: Mapping[str, Any], settings: Settings) -> Language:
+def language_of(event: object, settings: Settings) -> Language:
     """The language the person is told things in: ``clientMetadata.language`` if the app passed
     one kvkgate speaks, else ``SIGNUP_MESSAGE_LANGUAGE``."""
-    metadata = (event.get("request") or {}).get("clientMetadata")
+    metadata = _mapping(_mapping(event).get("request")).get("clientMetadata")
     chosen = supported(metadata.get("language")) if isinstance(metadata, Mapping) else None
     return chosen or settings.signup_message_language
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    """Cognito sends objects; anything else in their place reads as empty, never as an AttributeError."""
+    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Timing:
 
 
 def check_sign_up(
-    event: Mapping[str, Any],
+    event: object,
     registry: Registry,
     publisher: Callable[[], Publisher],
     timing: Timing,
@@ -64,19 +70,32 @@ def check_sign_up(
     policy: Policy,
     settings: Settings,
 ) -> None:
-    """Return to allow the sign-up; raise :class:`SignUpRefused` to refuse it."""
+    """Return to allow the sign-up; raise :class:`SignUpRefused` to refuse it.
+
+    The decision spends free KVK calls only (``policy.paid_name_check`` is ``never`` as deployed):
+    a name the free search cannot confirm leaves the sign-up to the number and its activity, and
+    the onboarding worker checks the name later, from the gate's daily paid allowance.
+    """
+    if not isinstance(event, Mapping):
+        raise SignUpRefused("INVALID_REQUEST")
+    if event.get("triggerSource") == EXTERNAL_PROVIDER and settings.federated_signups == "skip":
+        telemetry.count("SignUpFederatedSkipped")
+        logger.info("federated sign-up let through without the KVK gate (FEDERATED_SIGNUPS=skip)")
+        return
     fields = _claimed(event, settings)
     try:
         result = validate(ValidationRequest.model_validate(fields), registry, timing.decision, now, policy)
     except TooManyRequests:
-        unverified = "KVK_BUSY"  # KVK's rate is taken for longer than a person can wait
+        unverified = KVK_BUSY  # KVK's rate is taken for longer than a person can wait
     else:
         if result.verdict == "invalid":
             reason = result.reasons[0]
             raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, fields["kvkNumber"]))
         if result.verdict != "unverified":
+            if result.checks.trade_name.result == "unconfirmed":
+                _ask_for_recheck(event, fields, publisher, timing, settings)  # the name, from the paid allowance
             return
-        unverified = result.reasons[0].code
+        unverified = result.reasons[-1].code  # the part KVK could not answer comes last
     # Check again later, asynchronously, whatever we decide now.
     _ask_for_recheck(event, fields, publisher, timing, settings)
     if not settings.presignup_fail_open:
@@ -89,7 +108,7 @@ def _claimed(event: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """The number (and name) the person claims. ValidationData first: pools that keep the KVK
     attributes out of the app client's write attributes pass them there. Given both ways, they
     must agree, or one could be checked and the other kept."""
-    request = event.get("request") or {}
+    request = _mapping(event.get("request"))
     sources = [_strings(request.get("validationData")), _strings(request.get("userAttributes"))]
     numbers = [found[settings.kvk_number_attribute] for found in sources if found.get(settings.kvk_number_attribute)]
     names = [found[settings.company_name_attribute] for found in sources if found.get(settings.company_name_attribute)]
@@ -141,6 +160,8 @@ def _ask_for_recheck(
         logger.error("no time left to queue the re-check of an unverified sign-up")
         return
     detail = {"customerId": event.get("userName"), **fields}
+    if isinstance(event.get("userPoolId"), str):
+        detail["userPoolId"] = event["userPoolId"]  # the worker records its decision on the user
     try:
         publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
     except Exception as error:  # EventBridge down must not turn into a failed sign-up

@@ -1,7 +1,9 @@
 """Per-caller budgets: one caller cannot spend everyone's KVK budget, and anonymous callers cannot spend money.
 
-A caller is an API client (JWT client id, IAM identity) or, anonymous, an IPv4 address or an IPv6
-/64 (one household or office network owns a whole /64). Its key in the table is an HMAC of that
+A caller is an API client or user (a JWT's subject within its app client, an IAM role or user) or,
+anonymous, an IPv4 address or an IPv6 /64 (one household or office network owns a whole /64).
+A caller's groups have budgets of their own, a multiple of one caller's, and every one applies:
+the /56 and /48 around an IPv6 /64, the app client a JWT's users share. Its key in the table is an HMAC of that
 identity under a secret the stack generates, not a bare hash anyone could reverse by trying every
 IPv4 address.
 
@@ -112,7 +114,8 @@ class CallerBudget:
 
     def _raise_remembered(self, caller: Caller, paid: bool) -> None:
         now = self._clock.time()
-        for scope in [(caller.key, "all"), *([(caller.key, "paid"), ("*", "paid")] if paid else [])]:
+        scopes = [(key, "all") for key, _ in _budgets(caller)]
+        for scope in [*scopes, *([(caller.key, "paid"), ("*", "paid")] if paid else [])]:
             remembered = self._refusals.get(scope)
             if remembered is not None and now < remembered[0]:
                 raise remembered[1](remembered[0] - now)
@@ -148,26 +151,44 @@ class CallerBudget:
     # -- the updates -------------------------------------------------------------------------------
 
     def _charge(self, caller: Caller, api: KvkApi) -> list[_Charge]:
+        """One count under the caller's own budget and each of its groups'; refused by any, refunded in all."""
         now = self._clock.time()
+        paid = caller.anonymous and api.paid
+        charges: list[_Charge] = []
+        try:
+            for key, scale in _budgets(caller):
+                charge = self._charge_one(caller, key, scale, paid and key == caller.key, now)
+                if charge is None:  # the key's secret cannot be read: free lookups go on uncounted
+                    return charges
+                charges.append(charge)
+            if paid:
+                charges.append(self._charge_everyone(now))
+        except BaseException:
+            for charge in charges:
+                self._refund(charge)
+            raise
+        return charges
+
+    def _charge_one(self, caller: Caller, key: str, scale: int, paid: bool, now: float) -> _Charge | None:
         day = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
         minute = f"m{int(now % DAY_SECONDS // 60)}"
-        paid = caller.anonymous and api.paid
         names = {"#calls": "calls", "#minute": minute} | ({"#paid": "paid"} if paid else {})
-        limits = {"#calls": self.limits.per_day, "#minute": self.limits.per_minute}
+        limits = {"#calls": self.limits.per_day * scale, "#minute": self.limits.per_minute * scale}
         if paid:
             limits["#paid"] = self.limits.anonymous_paid_per_day
-        key = self._stored_key(caller, paid)
-        if key is None:
-            return []
-        mine = _Charge({"pk": {"S": f"CALLER#{key}"}, "sk": {"S": f"D#{day}"}}, names)
-        refused = self._add(mine, limits, now)
+        stored = self._stored_key(Caller(key, caller.anonymous), paid)
+        if stored is None:
+            return None
+        charge = _Charge({"pk": {"S": f"CALLER#{stored}"}, "sk": {"S": f"D#{day}"}}, names)
+        refused = self._add(charge, limits, now)
         if refused is not None:
-            raise self._refusal(caller, refused, limits, now)
-        if not paid:
-            return [mine]
+            raise self._refusal(key, refused, limits, now)
+        return charge
+
+    def _charge_everyone(self, now: float) -> _Charge:
+        day = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
         everyone = _Charge({"pk": {"S": "ANON#paid"}, "sk": {"S": f"D#{day}"}}, {"#calls": "calls"})
         if self._add(everyone, {"#calls": self.limits.anonymous_paid_total_per_day}, now) is not None:
-            self._refund(mine)
             telemetry.count("AnonymousPaidCapReached")
             raise self._remember(
                 ("*", "paid"),
@@ -176,7 +197,7 @@ class CallerBudget:
                     "anonymous callers' paid KVK lookups for today are spent", retry_after=wait
                 ),
             )
-        return [mine, everyone]
+        return everyone
 
     def _add(self, charge: _Charge, limits: dict[str, int], now: float) -> dict[str, Any] | None:
         """Count one call under every name, if each stays under its limit; the item as it was when refused.
@@ -210,28 +231,28 @@ class CallerBudget:
             logger.warning("caller budget could not be counted: %s", failure)
         return None
 
-    def _refusal(self, caller: Caller, item: dict[str, Any], limits: dict[str, int], now: float) -> Exception:
+    def _refusal(self, key: str, item: dict[str, Any], limits: dict[str, int], now: float) -> Exception:
         """Which limit refused: the anonymous paid one, the day's or the minute's (remembered until it ends)."""
         if "#paid" in limits and (number(item, "paid") or 0) >= limits["#paid"]:
             telemetry.count("AnonymousPaidCapReached")
             return self._remember(
-                (caller.key, "paid"),
+                (key, "paid"),
                 now + _to_midnight(now),
                 lambda wait: PaidCallRefused("this caller's paid KVK lookups for today are spent", retry_after=wait),
             )
         telemetry.count("CallerBudgetRefused")
         if (number(item, "calls") or 0) >= limits["#calls"]:
-            per_day = self.limits.per_day
+            per_day = limits["#calls"]
             return self._remember(
-                (caller.key, "all"),
+                (key, "all"),
                 now + _to_midnight(now),
-                lambda wait: CallerBudgetExceeded(caller.key, per_day, wait, per="day"),
+                lambda wait: CallerBudgetExceeded(key, per_day, wait, per="day"),
             )
-        per_minute = self.limits.per_minute
+        per_minute = limits["#minute"]
         return self._remember(
-            (caller.key, "all"),
+            (key, "all"),
             now + 60 - now % 60,
-            lambda wait: CallerBudgetExceeded(caller.key, per_minute, wait, per="minute"),
+            lambda wait: CallerBudgetExceeded(key, per_minute, wait, per="minute"),
         )
 
     def _refund(self, charge: _Charge) -> None:
@@ -245,6 +266,11 @@ class CallerBudget:
             )
         except Exception as error:
             logger.warning("caller budget refund failed: %s", store_error(error))
+
+
+def _budgets(caller: Caller) -> list[tuple[str, int]]:
+    """Every budget a lookup of ``caller`` counts against: its own, then its groups' (key, scale)."""
+    return [(caller.key, 1), *((group.key, group.scale) for group in caller.groups)]
 
 
 def _to_midnight(now: float) -> float:

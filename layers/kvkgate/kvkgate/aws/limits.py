@@ -5,7 +5,11 @@
 * ``nextSlot``: the start of the next free call slot (GCRA). Taking a slot advances it by the
   interval ``T`` in one conditional update, so slots are spaced at least ``T`` apart;
 * ``calls#YYYY-MM`` / ``paidCalls#YYYY-MM``: this month's calls, counted by the same update, which
-  refuses the slot when the budget is spent (paid calls stop at a share of the quota).
+  refuses the slot when the budget is spent (paid calls stop at a share of the quota);
+* ``nextSlot#signup``: the pre-sign-up trigger's own schedule. KVK's rate is split
+  (:func:`rate_shares`) into whole calls a second for the trigger and for everyone else, each pool
+  on its own schedule, so no amount of API or onboarding traffic can take the slots a sign-up
+  needs. The argument below holds per schedule; the pools' rates add up to at most the rate.
 
 **The guarantee.** At most ``rate`` calls *arrive* at KVK in any sliding second, whatever the
 callers' scheduling jitter. The argument:
@@ -74,6 +78,24 @@ QUIET_ROUNDS = 3
 DEGRADED_SECONDS = 5.0
 # The furthest ahead an idle schedule grants when this environment's round trips are slow.
 MAX_LEAD_SECONDS = 0.25
+
+
+SHARED_SCHEDULE = "shared"
+SIGNUP_SCHEDULE = "signup"
+
+
+def rate_shares(rate: float, signup_share: float) -> tuple[float, float]:
+    """KVK's rate split into (everyone else's, the sign-up trigger's), both whole calls a second.
+
+    Whole numbers keep the guarantee exact per schedule (at most ``⌊L / T⌋ + 1 ≤ r`` arrivals in any
+    second for a whole ``r``), so the two together stay within the rate. No split (the trigger then
+    shares the one schedule) when the share is 0 or the rate is below 2 calls a second.
+    """
+    whole = math.floor(rate)
+    if signup_share <= 0 or whole < 2:
+        return rate, 0.0
+    signup = min(max(1, round(whole * signup_share)), whole - 1)
+    return float(whole - signup), float(signup)
 
 
 @dataclass(frozen=True)
@@ -151,8 +173,11 @@ class GlobalRateLimiter:
         clock: Clock = SYSTEM_CLOCK,
         door: Door | None = None,
         admission: Admission | None = None,
+        schedule: str = SHARED_SCHEDULE,
     ) -> None:
         self._client = client
+        # Each pool's schedule is its own attribute of the one limiter item (the budget stays shared).
+        self._slot = "nextSlot" if schedule == SHARED_SCHEDULE else f"nextSlot#{schedule}"
         self._table = table
         self.door = door or Door()
         self.admission = admission or Admission()
@@ -201,7 +226,7 @@ class GlobalRateLimiter:
         except Exception as error:  # the update that follows meets the same outage and degrades
             logger.warning("could not read the KVK call schedule: %s", store_error(error))
             return
-        scheduled = number(item, "nextSlot")
+        scheduled = number(item, self._slot)
         if scheduled is not None:
             self._saw(max(self._last_seen_next, scheduled), now)
         self._latest(now, deadline)
@@ -265,14 +290,14 @@ class GlobalRateLimiter:
         """
         done, item = self._update(
             api,
-            "SET nextSlot = nextSlot + :interval",
-            "nextSlot >= :oldest AND nextSlot <= :latest",
+            "SET #slot = #slot + :interval",
+            "#slot >= :oldest AND #slot <= :latest",
             {":interval": _n(self.interval), ":oldest": _n(now + lead - self.door.grace), ":latest": _n(latest)},
         )
         if not done:
             self._explain_refusal(api, item, now, latest)
             return None
-        new_next = number(item, "nextSlot")
+        new_next = number(item, self._slot)
         assert new_next is not None  # noqa: S101 - ALL_NEW always holds the attribute just set
         self._saw(new_next, now)
         self._report_budget(item)
@@ -290,8 +315,8 @@ class GlobalRateLimiter:
         start = now + lead
         done, item = self._update(
             api,
-            "SET nextSlot = :next",
-            "attribute_not_exists(nextSlot) OR nextSlot < :oldest",
+            "SET #slot = :next",
+            "attribute_not_exists(#slot) OR #slot < :oldest",
             {":next": _n(start + self.interval), ":oldest": _n(now + lead - self.door.grace)},
         )
         if not done:
@@ -324,11 +349,11 @@ class GlobalRateLimiter:
 
     def _update(self, api: KvkApi, setter: str, condition: str, values: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Run one slot update that also counts the call: (True, new item) or (False, the item as it was)."""
-        names: dict[str, str] = {}
+        names: dict[str, str] = {"#slot": self._slot}
         counting = ""
         if self.budget is not None:
             month = self._month()
-            names = {"#calls": f"calls#{month}"}
+            names["#calls"] = f"calls#{month}"
             counting = " ADD #calls :one"
             if api.paid:
                 names["#paid"] = f"paidCalls#{month}"
@@ -344,8 +369,7 @@ class GlobalRateLimiter:
             "ReturnValues": "ALL_NEW",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        if names:
-            arguments["ExpressionAttributeNames"] = names
+        arguments["ExpressionAttributeNames"] = names
         try:
             attributes: dict[str, Any] = self._client.update_item(**arguments).get("Attributes", {})
         except Exception as error:
@@ -369,7 +393,7 @@ class GlobalRateLimiter:
 
     def _explain_refusal(self, api: KvkApi, item: dict[str, Any], now: float, latest: float) -> None:
         """Raise if a refused update means "budget spent" or "no slot in time"; else return None."""
-        scheduled = number(item, "nextSlot")
+        scheduled = number(item, self._slot)
         if scheduled is not None:
             self._saw(scheduled, now)
         if self.budget is not None:

@@ -7,6 +7,7 @@ so that a malformed KVK number is a verdict (``INVALID_FORMAT``), not a transpor
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
@@ -20,7 +21,9 @@ MAX_BODY_BYTES = 8 * 1024
 
 Verdict = Literal["valid", "invalid", "unverified"]
 CheckState = Literal["pass", "fail", "unknown"]
-MatchState = Literal["match", "partial", "mismatch", "skipped", "unknown"]
+# ``unconfirmed``: the free register search could not confirm the name and no paid lookup was made
+# for it (the pre-sign-up trigger never pays; the worker's daily allowance was spent).
+MatchState = Literal["match", "partial", "mismatch", "unconfirmed", "skipped", "unknown"]
 NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs", "expiredName"]
 Source = Literal["kvk", "cache", "none"]
 
@@ -36,6 +39,10 @@ class Contract(BaseModel):
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(by_alias=True, mode="json")
         return data
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers an HTTP answer carrying this contract adds (none unless a contract says otherwise)."""
+        return {}
 
 
 class Request(Contract):
@@ -170,6 +177,13 @@ class ValidationResult(Contract):
     checks: Checks
     company: CompanyBrief | None
     meta: Meta
+    # When asking again may give a decision (an unverified verdict): the HTTP answer's Retry-After.
+    retry_after: float | None = Field(None, exclude=True)
+
+    def response_headers(self) -> dict[str, str]:
+        if self.verdict != "unverified" or self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class Address(Contract):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kvkgate.texts import say
 
 KVK_UNAVAILABLE = "KVK_UNAVAILABLE"
+KVK_BUSY = "KVK_BUSY"
 BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
 
 
@@ -65,3 +66,7 @@ class Busy(TooManyRequests):
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"KVK's call rate is taken for now; retry in {retry_after:.1f}s", retry_after)
+
+
+class UserNotFound(Exception):
+    """The user pool has no such user: not created yet (the pre-sign-up trigger runs first), or not at all."""

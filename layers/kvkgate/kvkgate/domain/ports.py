@@ -10,6 +10,7 @@ used up its share.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -27,11 +28,22 @@ FAILED = "KvkVerificationFailed"
 
 
 @dataclass(frozen=True)
+class Group:
+    """A wider group a caller belongs to, with a budget of ``scale`` times one caller's: the /56 and
+    /48 an IPv6 /64 is in, the app client a signed-in user signs in through."""
+
+    key: str
+    scale: int
+
+
+@dataclass(frozen=True)
 class Caller:
-    """Who a KVK lookup is charged to: an API client, or an anonymous network (IPv4 address, IPv6 /64)."""
+    """Who a KVK lookup is charged to: an API client or user, or an anonymous network (IPv4 address,
+    IPv6 /64). Every budget applies: the caller's own and each of its ``groups``'."""
 
     key: str
     anonymous: bool
+    groups: tuple[Group, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,29 @@ class CompanyIndex(Protocol):
 class Redelivery(Protocol):
     def later(self, receipt_handle: str, seconds: int) -> None:
         """Deliver this received message again, not before ``seconds`` from now."""
+
+
+@dataclass(frozen=True)
+class SignedUpUser:
+    """A user of the Cognito pool the sign-up gate guards, as far as the gate is concerned."""
+
+    user_name: str
+    kvk_number: str | None  # the number claimed at sign-up (an attribute written at creation only)
+    company_name: str | None
+    created: float  # epoch seconds
+    decided: bool  # a KVK decision is recorded on the user
+
+
+class UserPool(Protocol):
+    """The Cognito user pool(s) behind the pre-sign-up trigger: where sign-up decisions are recorded."""
+
+    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> None:
+        """Write ``decision`` on the user, in an attribute users cannot write.
+
+        Raises :class:`~kvkgate.domain.outcomes.UserNotFound` when the pool has no such user (yet)."""
+
+    def users(self, user_pool_id: str) -> Iterable[SignedUpUser]:
+        """Every user of the pool, page by page."""
 
 
 class Publisher(Protocol):

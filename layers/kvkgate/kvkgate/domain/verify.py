@@ -36,33 +36,51 @@ from kvkgate.domain.contracts import (
 )
 from kvkgate.domain.names import NameMatch, RegisteredName, best_match, search_words
 from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
-from kvkgate.domain.outcomes import PaidLookupRefused, Unavailable
+from kvkgate.domain.outcomes import KVK_BUSY, Busy, PaidLookupRefused, Unavailable
 from kvkgate.domain.ports import Answer, Registration, Registrations, Registry
 from kvkgate.texts import say
 
 logger = logging.getLogger(__name__)
 
 
+# Whether a name the free search cannot settle is asked of the paid Naamgeving (design §3, §5):
+# ``ask`` (the API; anonymous callers within their caps), ``allowance`` (the onboarding worker, from
+# the sign-up gate's daily allowance: past it the name stays unconfirmed, a final answer), ``never``
+# (the pre-sign-up trigger: Cognito's SignUp is anonymous, so it spends free calls only).
+PaidNameCheck = Literal["ask", "allowance", "never"]
+
+
 @dataclass(frozen=True)
 class Policy:
     # A partial name match cannot improve by asking again, so it is final: by default the sign-up
-    # passes with a TRADE_NAME_PARTIAL reason; strict deployments make it invalid.
+    # passes with a TRADE_NAME_PARTIAL reason; strict deployments make it invalid. A name the free
+    # evidence could not confirm (``unconfirmed``) follows the same rule.
     partial_name_verdict: Literal["valid", "invalid"] = "valid"
     # A name the company held before (KVK still finds it): by default the customer's shorthand.
     expired_name_result: Literal["partial", "mismatch"] = "partial"
+    paid_name_check: PaidNameCheck = "ask"
 
 
 class _Unreachable(Exception):
-    """KVK could not be asked for part of the decision; carries the reason to report."""
+    """KVK could not be asked for part of the decision; carries the reason to report and when to ask again."""
 
-    def __init__(self, reason: Reason) -> None:
+    def __init__(self, reason: Reason, retry_after: float) -> None:
         super().__init__(reason.message)
         self.reason = reason
+        self.retry_after = retry_after
 
 
-def _unreachable(outage: Unavailable) -> _Unreachable:
+# KVK could not be asked: down, the budget spent, or its rate taken for longer than this request may
+# wait (a slow KVK leaves no time for the next call). Each is a verdict of ``unverified``, never 429.
+_NOT_ASKED = (Unavailable, Busy)
+
+
+def _unreachable(outage: Unavailable | Busy) -> _Unreachable:
+    if isinstance(outage, Busy):
+        logger.warning("KVK could not be asked in time: %s", outage)
+        return _Unreachable(Reason(code=KVK_BUSY, message=say("reason.KVK_BUSY")), outage.retry_after)
     logger.warning("KVK could not be asked: %s: %s", outage.code, outage.message)
-    return _Unreachable(Reason(code=outage.code, message=outage.message))
+    return _Unreachable(Reason(code=outage.code, message=outage.message), outage.retry_after)
 
 
 @dataclass
@@ -101,7 +119,7 @@ def validate(
         )
     try:
         registration = sources.add(registry.registrations(kvk, deadline))
-    except Unavailable as outage:
+    except _NOT_ASKED as outage:
         return _unverified(kvk, request, _unreachable(outage), sources, now)
     if registration.value is None or not registration.value.items:
         return _not_registered(kvk, request, sources, now)
@@ -130,14 +148,14 @@ def _claims(
 ) -> ValidationResult:
     """Registered and active: now the claimed name and address, then the verdict."""
     reasons: list[Reason] = []
-    unreachable: Reason | None = None
+    unreachable: _Unreachable | None = None
     name_check = NameCheck(result="skipped")
     if request.trade_name is not None:
         try:
             name_check, name_reason = _check_name(kvk, request.trade_name, items, registry, deadline, sources, rules)
             reasons += name_reason
         except _Unreachable as problem:
-            name_check, unreachable = NameCheck(result="unknown"), problem.reason
+            name_check, unreachable = NameCheck(result="unknown"), problem
     address_check = AddressCheck(result="skipped")
     if request.postcode is not None and request.house_number is not None:
         try:
@@ -146,14 +164,15 @@ def _claims(
             )
             reasons += address_reason
         except _Unreachable as problem:
-            address_check, unreachable = AddressCheck(result="unknown"), problem.reason
+            address_check, unreachable = AddressCheck(result="unknown"), problem
     checks = Checks(format="pass", registered="pass", active="pass", trade_name=name_check, address=address_check)
     failed = name_check.result == "mismatch" or address_check.result == "mismatch"
-    failed |= name_check.result == "partial" and rules.partial_name_verdict == "invalid"
+    failed |= name_check.result in ("partial", "unconfirmed") and rules.partial_name_verdict == "invalid"
     if failed:
         verdict: Literal["valid", "invalid", "unverified"] = "invalid"
     elif unreachable is not None:
-        verdict, reasons = "unverified", [*reasons, unreachable]
+        verdict, reasons = "unverified", [*reasons, unreachable.reason]
+        return _result(kvk, verdict, reasons, checks, company, sources.meta(now), unreachable.retry_after)
     else:
         verdict = "valid"
     return _result(kvk, verdict, reasons, checks, company, sources.meta(now))
@@ -180,16 +199,26 @@ def _check_name(
         found = best_match(typed, candidates)
         if found.result != "mismatch" or conclusive:
             return _named(kvk, typed, found, rules)
+        if rules.paid_name_check == "never":
+            return _unconfirmed(kvk, typed, "TRADE_NAME_UNCONFIRMED")
         naming = sources.add(registry.names(kvk, deadline))
-    except PaidLookupRefused:
+    except PaidLookupRefused as refused:
         # Zoeken could not settle it and the paid lookup is not ours to spend today: say so, never guess.
+        if rules.paid_name_check == "allowance":
+            return _unconfirmed(kvk, typed, "NAME_CHECK_LIMITED")
         message = say("reason.NAME_CHECK_LIMITED", typed=typed, kvk=kvk)
-        raise _Unreachable(Reason(code="NAME_CHECK_LIMITED", message=message)) from None
-    except Unavailable as outage:
+        raise _Unreachable(Reason(code="NAME_CHECK_LIMITED", message=message), refused.retry_after) from None
+    except _NOT_ASKED as outage:
         if found.result == "partial":  # what KVK already said stands; asking more would not change it
             return _named(kvk, typed, found, rules)
         raise _unreachable(outage) from None
     return _named(kvk, typed, best_match(typed, candidates + list(naming.value or ())), rules)
+
+
+def _unconfirmed(kvk: str, typed: str, code: str) -> tuple[NameCheck, list[Reason]]:
+    """Free evidence could not settle the name and no paid lookup is made for it here: a final answer
+    (asking again would not change it), neither a match nor a mismatch."""
+    return NameCheck(result="unconfirmed"), [Reason(code=code, message=say(f"reason.{code}", typed=typed, kvk=kvk))]
 
 
 def _named(kvk: str, typed: str, found: NameMatch, rules: Policy) -> tuple[NameCheck, list[Reason]]:
@@ -252,7 +281,7 @@ def _check_address(
     number = parse_house_number(house_number).number
     try:
         found = sources.add(registry.registrations_at(kvk, postcode, number, deadline))
-    except Unavailable as outage:
+    except _NOT_ASKED as outage:
         raise _unreachable(outage) from None
     if found.value is None or not found.value.items:
         reason = Reason(
@@ -280,7 +309,7 @@ def _is_active(kvk: str, found: Registrations, registry: Registry, deadline: Dea
     # Not all seen, or KVK did not say: ask for the active registrations only, one more free call.
     try:
         active_only = sources.add(registry.active_registrations(kvk, deadline))
-    except Unavailable as outage:
+    except _NOT_ASKED as outage:
         raise _unreachable(outage) from None
     return active_only.value is not None and bool(active_only.value.items)
 
@@ -320,7 +349,7 @@ def _unverified(
 ) -> ValidationResult:
     registered = "pass" if company is not None else "unknown"
     checks = _checks("pass", registered, "unknown", request)
-    return _result(kvk, "unverified", [problem.reason], checks, company, sources.meta(now))
+    return _result(kvk, "unverified", [problem.reason], checks, company, sources.meta(now), problem.retry_after)
 
 
 def _result(
@@ -330,5 +359,14 @@ def _result(
     checks: Checks,
     company: CompanyBrief | None,
     meta: Meta,
+    retry_after: float | None = None,
 ) -> ValidationResult:
-    return ValidationResult(kvk_number=kvk, verdict=verdict, reasons=reasons, checks=checks, company=company, meta=meta)
+    return ValidationResult(
+        kvk_number=kvk,
+        verdict=verdict,
+        reasons=reasons,
+        checks=checks,
+        company=company,
+        meta=meta,
+        retry_after=retry_after,
+    )

@@ -21,6 +21,14 @@ DEFAULT_MAX_AGE_SECONDS = 3600
 UNUSABLE_RETRY_SECONDS = 300
 # What template.yaml's created secret holds until the operator puts a real key in it.
 PLACEHOLDER = "REPLACE_WITH_YOUR_KVK_API_KEY"
+# A read that failed for a passing reason (a timeout, throttling, Secrets Manager down) is tried again
+# within seconds, the wait doubling while it keeps failing: a blip must not stop KVK calls for minutes.
+TRANSIENT_FIRST_RETRY_SECONDS = 1.0
+TRANSIENT_LAST_RETRY_SECONDS = 16.0
+# Secrets Manager's answers that are facts about the configuration, not passing failures.
+CONFIGURATION_ERRORS = frozenset(
+    {"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure", "InvalidRequestException"}
+)
 
 
 # At import, so that even the first GetSecretValue is covered.
@@ -29,6 +37,15 @@ redaction.install()
 
 class SecretError(RuntimeError):
     """The secret could not be read or holds no usable key. The message never contains the value."""
+
+
+class SecretUnusable(SecretError):
+    """The secret does not exist, may not be read by this function, or holds no usable key: the
+    configuration is wrong, and asking again before the operator fixes it changes nothing."""
+
+
+class SecretUnreachable(SecretError):
+    """Secrets Manager could not be asked just now (timeout, throttling, outage)."""
 
 
 class ApiKey:
@@ -66,15 +83,17 @@ def parse_secret_value(value: str | bytes) -> ApiKey:
         try:
             data = json.loads(text)
         except ValueError:
-            raise SecretError("the KVK API key secret looks like JSON but does not parse") from None
+            raise SecretUnusable("the KVK API key secret looks like JSON but does not parse") from None
         key = data.get("apiKey") if isinstance(data, dict) else None
         if not isinstance(key, str) or not key.strip():
-            raise SecretError('the KVK API key secret is JSON without a non-empty "apiKey" field')
+            raise SecretUnusable('the KVK API key secret is JSON without a non-empty "apiKey" field')
         text = key.strip()
     if not text:
-        raise SecretError("the KVK API key secret is empty")
+        raise SecretUnusable("the KVK API key secret is empty")
     if text == PLACEHOLDER:
-        raise SecretError("the KVK API key secret still holds the placeholder from template.yaml; put your key in it")
+        raise SecretUnusable(
+            "the KVK API key secret still holds the placeholder from template.yaml; put your key in it"
+        )
     return ApiKey(text)
 
 
@@ -92,7 +111,8 @@ class SecretsManagerApiKey:
     """Reads ``secret_id`` once, keeps it for ``max_age`` seconds; ``refresh=True`` re-reads (rotation).
 
     A secret that is missing or unusable is not kept for ``max_age``: the failure stands for
-    ``retry_after`` seconds, then the secret is read again.
+    ``retry_after`` seconds, then the secret is read again. A read that failed for a passing reason
+    stands for a second, doubling while it keeps failing, up to ``TRANSIENT_LAST_RETRY_SECONDS``.
     """
 
     def __init__(
@@ -111,6 +131,7 @@ class SecretsManagerApiKey:
         self._lock = threading.Lock()
         self._provider: SecretsProvider | None = None
         self._unusable: tuple[SecretError, float] | None = None  # the failure, and until when it stands
+        self._transient_failures = 0  # reads in a row that failed for a passing reason
 
     def _fetch(self, refresh: bool) -> str | bytes:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -131,10 +152,18 @@ class SecretsManagerApiKey:
                 # After a failure Powertools' copy may be the placeholder: read past it.
                 key = parse_secret_value(self._read(refresh or self._unusable is not None))
             except SecretError as error:
-                self._unusable = (error, now + self._retry_after)
+                self._unusable = (error, now + self._wait_after(error))
                 raise
             self._unusable = None
+            self._transient_failures = 0
             return key
+
+    def _wait_after(self, error: SecretError) -> float:
+        if not isinstance(error, SecretUnreachable):
+            return self._retry_after
+        wait = TRANSIENT_FIRST_RETRY_SECONDS * 2**self._transient_failures
+        self._transient_failures += 1
+        return float(min(wait, TRANSIENT_LAST_RETRY_SECONDS))
 
     def _read(self, refresh: bool) -> str | bytes:
         try:
@@ -143,6 +172,21 @@ class SecretsManagerApiKey:
             raise
         except Exception as error:
             # A failed read cannot contain the value, so AWS's own message is safe to pass on.
-            raise SecretError(
+            kind = SecretUnusable if _aws_error_code(error) in CONFIGURATION_ERRORS else SecretUnreachable
+            raise kind(
                 f"could not read the KVK API key secret {self._secret_id!r}: {type(error).__name__}: {error}"
             ) from error
+
+
+def _aws_error_code(error: BaseException) -> str | None:
+    """The AWS error code behind ``error``: Powertools re-raises botocore's error as GetParameterError."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return None
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            return str(code) if code else None
+        seen = seen.__cause__ or seen.__context__
+    return None

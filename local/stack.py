@@ -36,6 +36,7 @@ DEMO = Path(__file__).parent / "demo"
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
 RETRY_SECONDS = 2
 _SIGNED = "Authorization"
+_JSON = "Content-Type: application/json"  # the API refuses bodies not declared as JSON (415)
 logger = logging.getLogger("kvkgate.local")
 
 
@@ -178,13 +179,14 @@ def main() -> None:
         )
         print("\nTry:", flush=True)
         print(
-            f"""  curl -s -XPOST {url}/v1/validations -d '{{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}}'"""
+            f"""  curl -s -XPOST {url}/v1/validations -H '{_JSON}'"""
+            """ -d '{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}'"""
         )
         # The paid routes want an IAM-signed request (or a JWT); locally the signature's shape is enough.
         signed = "" if parameters.get("PublicPaidRoutes") == "true" else f" -H '{_SIGNED}: {sigv4_authorization()}'"
         print(f"  curl -s{signed} {url}/v1/companies/68750110")
         print(
-            f"""  curl -s{signed} -XPOST {url}/v1/trade-names/check"""
+            f"""  curl -s{signed} -XPOST {url}/v1/trade-names/check -H '{_JSON}'"""
             """ -d '{"kvkNumber":"68750110","tradeName":"Donald BV"}'"""
         )
         print("\nCtrl-C stops everything.", flush=True)

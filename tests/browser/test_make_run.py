@@ -12,11 +12,15 @@ from tests.browser.conftest import RunningStack
 
 
 def test_readme_curl_returns_valid(local_stack: RunningStack) -> None:
-    answer = httpx.post(
-        local_stack.url + "/v1/validations", content=b'{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}'
-    )
+    body = b'{"kvkNumber":"69599084","tradeName":"Test EMZ Dagobert"}'
+    answer = httpx.post(local_stack.url + "/v1/validations", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 200
     assert answer.json()["verdict"] == "valid"
+    # curl -d without the header posts a form: refused, as any website's form post would be
+    form = httpx.post(
+        local_stack.url + "/v1/validations", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert (form.status_code, form.json()["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_onboarding_path_is_wired(local_stack: RunningStack) -> None:

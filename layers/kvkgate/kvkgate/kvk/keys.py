@@ -122,8 +122,10 @@ class SecretsManagerApiKey:
         retry_after: float = UNUSABLE_RETRY_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
         aws_client: Callable[[], Any] | None = None,
+        transient_retry: tuple[float, float] = (TRANSIENT_FIRST_RETRY_SECONDS, TRANSIENT_LAST_RETRY_SECONDS),
     ) -> None:
         self._aws_client = aws_client  # a boto3 Secrets Manager client with bounded timeouts
+        self._transient_retry = transient_retry  # first wait after a passing failure, and the longest
         self._secret_id = secret_id
         self._max_age = max_age
         self._retry_after = retry_after
@@ -161,9 +163,10 @@ class SecretsManagerApiKey:
     def _wait_after(self, error: SecretError) -> float:
         if not isinstance(error, SecretUnreachable):
             return self._retry_after
-        wait = TRANSIENT_FIRST_RETRY_SECONDS * 2**self._transient_failures
+        first, last = self._transient_retry
+        wait = first * 2**self._transient_failures
         self._transient_failures += 1
-        return float(min(wait, TRANSIENT_LAST_RETRY_SECONDS))
+        return float(min(wait, last))
 
     def _read(self, refresh: bool) -> str | bytes:
         try:

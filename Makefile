@@ -32,7 +32,7 @@ help:
 	@echo "make bench-limiter   benchmark: 20 environments against a KVK that enforces the configured rate (10/s), with and without the global limiter; overload"
 	@echo "make bench-api       benchmark: cold import on the built artifact, warm latency, paid KVK calls per validation"
 	@echo "make bench-onboarding benchmark: 5,000 sign-ups through the worker with KVK at 100/s and 10% errors"
-	@echo "make bench-names     benchmark: the name check on 798 labelled pairs of real Dutch company names"
+	@echo "make bench-names     benchmark: the name check on 995 labelled pairs of real Dutch company names"
 	@echo "make bench-abuse     benchmark: a day of anonymous attack (1,000 IPv4, 100,000 IPv6 in one /64) beside 1,000 sign-ups"
 	@echo "make mutation        mutation testing (mutmut) of the modules that carry the promises; BENCH_ARGS='--modules aws/cache.py'"
 	@echo "make format          apply ruff's formatting and safe fixes"

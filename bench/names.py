@@ -1,6 +1,7 @@
 """Benchmark: does the name check accept a customer's own name and refuse a look-alike? (make bench-names)
 
-The set is ``tests/data/trade_name_pairs.csv``: labelled pairs built from real Dutch company names
+The set is ``tests/data/trade_name_pairs.csv``: labelled pairs (per kind, with the kinds of issue #20 -- particles,
+real surname variants, genitives -- also in the RESULT line) built from real Dutch company names
 (sources in ``tests/data/SOURCES.md``): the customer's own variants (``legit``) and other companies'
 names (``impostor``). Each pair goes through the sign-up decision itself (``domain.verify``) against
 a KVK that holds the registered names: the company search shows the first, KVK's whole-word name
@@ -35,6 +36,8 @@ from kvkgate.domain.ports import Answer, Place, Registration, Registrations
 from kvkgate.domain.verify import validate
 
 PAIRS = ROOT / "tests" / "data" / "trade_name_pairs.csv"
+# The kinds of issue #20, reported on their own in the RESULT line.
+NEW_KINDS = {"particles": "particle", "surname_variants": "surname_known_variant", "genitives": "genitive"}
 KVK = "68750110"
 NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -144,6 +147,19 @@ def rates(outcomes: list[tuple[Pair, bool]]) -> tuple[float, float]:
     return 100 * sum(legit) / max(len(legit), 1), 100 * sum(impostor) / max(len(impostor), 1)
 
 
+def kind_rates(outcomes: list[tuple[Pair, bool]], kind: str) -> dict[str, float | int]:
+    """Right answers for one kind: legit accepted, look-alikes rejected, and both together."""
+    mine = [(pair, accepted) for pair, accepted in outcomes if pair.kind == kind]
+    right = [accepted == (pair.label == "legit") for pair, accepted in mine]
+    legit, impostor = rates(mine)
+    return {
+        "right": round(100 * sum(right) / max(len(right), 1), 1),
+        "legit_accepted": round(legit, 1),
+        "impostor_rejected": round(impostor, 1),
+        "n": len(mine),
+    }
+
+
 def claim_timing(all_pairs: list[Pair], claims: int, seed: int) -> float:
     """Median microseconds for one claim against 50 registered names, after a warm-up."""
     rng = random.Random(seed)
@@ -200,6 +216,7 @@ def main() -> None:
         "n": len(data),
         "p50_us_per_claim": round(micros, 1),
         "baseline": {"legit_accepted": round(old_legit, 1), "impostor_rejected": round(old_impostor, 1)},
+        "kinds": {name: kind_rates(ours, kind) for name, kind in NEW_KINDS.items()},
     }
     print("RESULT " + json.dumps(result))
 

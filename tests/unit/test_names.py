@@ -26,6 +26,28 @@ CASES = [
     ("Dagobert EMZ Test", "Test EMZ Dagobert", "match"),
     ("Heineken Besloten Vennootschap", "Heineken B.V.", "match"),
     ("Jansen's Bakkerij", "Jansen Bakkerij", "match"),
+    # issue #20: particles belong to the surname
+    ("Van der Velden Bouw", "van der velden bouw", "match"),  # capitalised otherwise
+    ("v.d. Velden Bouw", "Van der Velden Bouw", "match"),  # abbreviated: van de, van der or van den
+    ("vd Berg", "Van den Berg B.V.", "match"),
+    ("Gebr. van het Hek", "Gebr. van 't Hek B.V.", "match"),  # 't is het
+    ("Velden Bouw", "Van der Velden Bouw", "partial"),  # particles left out: shorthand
+    ("Van den Velden Bouw", "Van der Velden Bouw", "mismatch"),  # another family
+    ("Van de Ven Bouw", "Van der Ven Bouw", "mismatch"),
+    ("De Vries Bouw", "Den Vries Bouw", "mismatch"),
+    ("Vanderberg Transport", "Van den Berg Transport", "mismatch"),  # written together, another particle
+    ("Van Dijk Bouw", "Dijk Bouw", "mismatch"),  # a particle the registration does not have
+    # articles and prepositions that are no particles stay fillers
+    ("Bakkerij Hoek", "Bakkerij De Hoek", "match"),
+    ("Huis Eten", "Huis van Eten", "match"),
+    ("Stichting Regenboog", "Stichting De Regenboog", "match"),
+    # another real surname is another family; a slip that makes no name is a typo
+    ("Gerrits Bouw", "Gerritse Bouw", "mismatch"),  # -s / -se
+    ("Mol Installatie", "Moll Installatie", "mismatch"),  # doubled final consonant
+    ("Decker Bouw", "Dekker Bouw", "mismatch"),  # ck / k, listed or not
+    ("Backer Bouw", "Bakker Bouw", "mismatch"),
+    ("Vermaat Servicekantoor", "Vermaas Servicekantoor", "mismatch"),  # both known surnames
+    ("Kuijpres Beveiliging", "Kuijpers Beveiliging", "partial"),  # a typo makes no name
     # the customer's shorthand
     ("Heineken", "Heineken Nederland B.V.", "partial"),
     ("Heinekne", "Heineken N.V.", "partial"),  # one slip inside a long name
@@ -96,6 +118,54 @@ def test_what_kvks_whole_word_search_is_asked_and_whether_a_miss_proves_anything
     assert search_words("Café De Zon")[1] is False  # type: ignore[index]
     assert search_words("Hoogendoorn-Verhoeven")[1] is False  # type: ignore[index]
     assert search_words("de het 't") is None  # nothing to search on
+
+
+@pytest.mark.parametrize(
+    "typed", ["Jansens Patisserie", "Jansen's Patisserie", "Jansen’s Patisserie", "Jansen s Patisserie"]
+)
+@pytest.mark.parametrize("registered", ["Jansen's Patisserie", "Jansens Patisserie", "Jansen’s Patisserie B.V."])
+def test_a_genitive_is_one_word_however_it_is_written(typed: str, registered: str) -> None:
+    assert compare(typed, registered).result == "match"
+
+
+def test_elisions_are_one_word_however_they_are_written() -> None:
+    for typed in ("LOreal Nederland", "L’Oréal Nederland", "L Oreal Nederland"):
+        assert compare(typed, "L'Oreal Nederland B.V.").result == "match"
+    for typed in ("’t Bikertje", "t Bikertje", "Het Bikertje"):
+        assert compare(typed, "'T Bikertje").result == "match"
+    assert compare("Piets", "Piet's").result == "match"  # short words too
+    assert compare("Peters Bakkerij", "Piet's Bakkerij").result == "mismatch"
+
+
+def test_the_difference_names_the_particles_and_the_surname() -> None:
+    found = compare("Van den Velden Bouw", "Van der Velden Bouw B.V.")
+    assert [(item.typed, item.registered, item.why) for item in found.differences] == [
+        ("Van den Velden", "Van der Velden", "particle")
+    ]
+    dropped = compare("Velden Bouw", "Van der Velden Bouw")
+    assert [(item.typed, item.registered) for item in dropped.differences] == [("Velden", "Van der Velden")]
+    surname = compare("Gerrits Bouw", "Gerritse Bouw")
+    assert [(item.typed, item.registered, item.why) for item in surname.differences] == [
+        ("Gerrits", "Gerritse", "surname")
+    ]
+
+
+def test_particles_are_read_as_particles_only_before_a_name() -> None:
+    def particles(name: str) -> dict[str, set[str]]:
+        return {word.norm: set(word.particles) for word in parse(name).words if word.particles}
+
+    assert particles("Bouwbedrijf Van der Velden & De Vries") == {"velden": {"van der"}, "vries": {"de"}}
+    assert particles("Metaalbewerking v.d. Boogaert") == {"boogaert": {"van de", "van der", "van den"}}
+    assert particles("Bakkerij De Hoek") == {}  # an article before an ordinary word
+    assert particles("Kamer van Koophandel") == {}
+    assert particles("Stichting De Regenboog") == {}
+
+
+def test_a_plain_name_stays_conclusive_and_a_genitive_may_be_spelt_otherwise_by_kvk() -> None:
+    assert search_words("Bakkerij Van der Velden") == ("bakkerij velden", True)  # particles are not searched
+    assert search_words("Peters Bakkerij") == ("peters bakkerij", True)  # a surname of its own
+    assert search_words("Jansen's Patisserie") == ("jansen patisserie", False)  # KVK may have Jansens
+    assert search_words("Piets Patisserie") == ("piets patisserie", False)  # KVK may have Piet's
 
 
 def test_very_long_and_odd_input_is_bounded() -> None:

@@ -3,13 +3,16 @@ shorthand of it, or another company's? Word by word, pure functions.
 
 **Normalisation.** Case, diacritics and punctuation go (``B.V.`` = ``BV``, ``Coöperatie`` =
 ``Cooperatie``), ``&``/``+``/``and`` read as ``en``, number words as digits (``drie`` = ``3``,
-``tweede`` = ``2e``), common abbreviations are written out (``Gebr.`` = ``Gebroeders``), a
-genitive ``'s`` is dropped. Legal forms (``B.V.``, ``Besloten Vennootschap``, ``V.O.F.``,
+``tweede`` = ``2e``), common abbreviations are written out (``Gebr.`` = ``Gebroeders``). A
+genitive is one word however it is written: ``Jansen's``, ``Jansen’s``, ``Jansen s`` and
+``Jansens`` (when the other side writes the apostrophe) are the same word; so are elisions
+(``'t``, ``’t``, ``t``; ``L'Oreal``, ``LOreal``). Legal forms (``B.V.``, ``Besloten Vennootschap``, ``V.O.F.``,
 ``Stichting`` …) are set aside: people add, drop and rewrite them freely.
 
 **What a word says about identity** (vocabularies in ``vocabulary/``, each with its source):
 
-* *filler* — articles, prepositions (``de``, ``van``, ``en``): ignored;
+* *filler* — articles, prepositions (``de``, ``van``, ``en``): ignored, except as a surname's
+  particles: ``van der`` before ``Velden``, ``de`` before ``Vries`` belong to the name (see below);
 * *entity* — ``holding``, ``groep``, ``beheer``, ``vastgoed`` …: a different company of a group;
 * *generic* — trade and descriptive words (``bakkerij``, ``bouw``, ``installatietechniek``,
   ``nederland``, ``services``) and places: little identity, a customer may drop them;
@@ -29,11 +32,26 @@ it into another known word or name (``Heinekne``, not ``Jansen`` for ``Janssen``
   ``Hoekje``, ``Jansen`` for ``Janssen``), a dropped *name* or *entity* word (``X Holding`` is not
   ``X``), or nothing with identity in common.
 
+**Particles.** A sequence of particles (``van``, ``de``, ``van der``, ``in 't``, ``ter`` …) belongs
+to the word it precedes when that word is name-like: a *name* word, a known surname with those
+particles (``de vries``), or — for sequences that are only ever particles (``van der``, ``ter``) —
+any known surname. Then ``van den Velden`` and ``van der Velden`` are two names (``mismatch``,
+the difference names both); particles left out by the customer (``Velden`` for ``Van der
+Velden``) are shorthand (``partial``); written together (``Vandenberg``), capitalised otherwise or
+abbreviated (``v.d.``: van de, van der or van den) they are the same. Articles elsewhere (``Bakkerij
+De Hoek``, ``Huis van Eten``) stay fillers.
+
+**Surnames.** A typed word that is another known word or surname is never a typo of the
+registered one (``Gerrits``/``Gerritse``), and a few spelling changes make another name whether
+listed or not: a trailing ``s`` or ``se``, a doubled final consonant, ``ck``/``k`` or ``c``/``k``,
+a final ``d``/``t``.
+
 Every comparison says which words differed, so an answer can say "KVK knows this company as …".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -53,9 +71,29 @@ SURNAME_FIRST_RANK = 100
 _RESULT_ORDER = {"match": 0, "partial": 1, "mismatch": 2}
 _TYPE_PREFERENCE = {"statutoryName": 0, "name": 1, "tradeName": 2, "alsoKnownAs": 3, "expiredName": 4}
 _WORD = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = "'’`´‘"
 # Dotted initials (B.V., v.d.) first, then words (with apostrophes: 't), then & and +.
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|[\w'’`]+|[&+]")
-_GENITIVE = re.compile(r"(?<=\w)['’`]s\b", re.IGNORECASE)
+_TOKEN = re.compile(rf"(?:[^\W\d_]\.){{2,}}|[\w{_APOSTROPHES}]+|[&+]")
+# A genitive (or a plural of a word ending in a vowel: piano's): X's, X’s; and X' after an s (Barends').
+_GENITIVE = re.compile(rf"^(\w*[^\W\d_])(?:[{_APOSTROPHES}][sS]|(?<=[sS])[{_APOSTROPHES}])$")
+# Surname particles (tussenvoegsels) as compared: 't is het, 's is des.
+_SINGLE_PARTICLES = ("van", "de", "der", "den", "des", "het", "te", "ter", "ten", "in", "op", "onder", "uit", "aan")
+_PARTICLES = frozenset(
+    {
+        *_SINGLE_PARTICLES,
+        *("bij", "over", "voor", "von", "du", "la", "le"),
+        *(f"van {word}" for word in ("de", "der", "den", "des", "het", "ter", "ten")),
+        *(
+            f"{word} {article}"
+            for word in ("in", "op", "uit", "aan", "bij", "onder", "over", "voor")
+            for article in ("de", "den", "der", "het")
+        ),
+        *("op ten", "voor in het", "von der", "de la", "de le"),
+    }
+)
+# Particles that are hardly ever anything else (unlike de, van, het): before any known surname.
+_ONLY_PARTICLES = frozenset({"ter", "ten", "der", "den", "von"})
+_PARTICLE_SPELLING = {"t": "het", "s": "des"}
 _ELIDED = re.compile(r"(\w+)-\s*(en|&|of|and|und|\+|/)\s*(\w{5,})", re.IGNORECASE)
 # Quoted or bracketed parts of a registered name are names of the company too: Magazijn "De Bijenkorf".
 _ALSO_CALLED = re.compile(r"\(([^()]+)\)|[\"“”]([^\"“”]+)[\"“”]")
@@ -72,6 +110,14 @@ class Word:
     shown: str
     kind: WordKind
     plain: bool = False  # written as KVK's whole-word search will see it (no rewriting, a-z and digits only)
+    genitive: bool = False  # written with an apostrophe s (Jansen's): Jansens is the same word
+    source: str = ""  # the abbreviation it was written out from (vd), if any
+    particles: frozenset[str] = frozenset()  # the surname particles it may carry (v.d.: three)
+    label: str = ""  # as written with its particles (van der Velden), for differences
+
+    @property
+    def written(self) -> str:
+        return self.label or self.shown
 
 
 @dataclass(frozen=True)
@@ -97,7 +143,9 @@ class ParsedName:
             for length in (2, 3)
             for start in range(len(self.words) - length + 1)
         }
-        return frozenset(joined | {initials for initials, run in _runs(list(self.words), everything) if len(run) > 1})
+        genitives = {word.norm + "s" for word in self.words if word.genitive}
+        initials = {initials for initials, run in _runs(list(self.words), everything) if len(run) > 1}
+        return frozenset(joined | initials | genitives)
 
     def may_pair_with(self, other: ParsedName) -> bool:
         """False only when no rule could pair a word of the two names: then they are different names."""
@@ -139,6 +187,7 @@ class Difference:
 
     typed: str | None
     registered: str | None
+    why: str = ""  # "particle" or "surname" where the two words are two different family names
 
 
 @dataclass(frozen=True)
@@ -194,15 +243,20 @@ def _complete_elided(found: re.Match[str]) -> str:
 
 def _tokens(text: str) -> list[tuple[str, str]]:
     """(word as compared, word as written); ``B.V.`` and ``v.d.`` stay one word, ``&`` reads ``en``."""
+    return [(norm, shown) for norm, shown, _ in _marked_tokens(text)]
+
+
+def _marked_tokens(text: str) -> list[tuple[str, str, bool]]:
+    """As :func:`_tokens`, and whether the word is a genitive (``Jansen's`` reads ``jansen``)."""
     tokens = []
-    text = _ELIDED.sub(_complete_elided, _GENITIVE.sub("", text[:MAX_NAME_LENGTH]))
-    for found in _TOKEN.finditer(text):
+    for found in _TOKEN.finditer(_ELIDED.sub(_complete_elided, text[:MAX_NAME_LENGTH])):
         shown = found.group()
         if shown in ("&", "+"):
-            tokens.append(("en", shown))
+            tokens.append(("en", shown, False))
             continue
-        folded = fold(shown)
-        tokens += [(part, shown) for part in _WORD.findall(re.sub(r"[.'’`]", "", folded))]
+        genitive = _GENITIVE.match(shown)
+        folded = fold(genitive.group(1) if genitive else shown)
+        tokens += [(part, shown, bool(genitive)) for part in _WORD.findall(re.sub(rf"[.{_APOSTROPHES}]", "", folded))]
     return tokens
 
 
@@ -275,7 +329,7 @@ def _dictionary_word(word: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def parse(name: str) -> ParsedName:
     """The words of ``name`` (legal forms set aside) and the legal forms it states."""
-    raw = _tokens(name)
+    raw = _marked_tokens(name)
     forms_by_first = _legal_forms()
     words: list[Word] = []
     forms: set[str] = set()
@@ -283,22 +337,87 @@ def parse(name: str) -> ParsedName:
     index = 0
     while index < len(raw):
         for phrase, canonical in forms_by_first.get(raw[index][0], []):
-            if tuple(word for word, _ in raw[index : index + len(phrase)]) == phrase:
+            if tuple(word for word, _, _ in raw[index : index + len(phrase)]) == phrase:
                 forms.add(canonical)
-                legal_text.append(" ".join(dict.fromkeys(shown for _, shown in raw[index : index + len(phrase)])))
+                legal_text.append(" ".join(dict.fromkeys(shown for _, shown, _ in raw[index : index + len(phrase)])))
                 index += len(phrase)
                 break
         else:
-            norm, shown = raw[index]
+            norm, shown, genitive = raw[index]
             parts = _canonical(norm)
             plain = parts == [norm] == [fold(shown)] and shown.isascii()
-            words.extend(Word(part, shown, kind_of(part), plain) for part in parts)
+            source = norm if len(parts) > 1 else ""
+            words.extend(Word(part, shown, kind_of(part), plain, genitive, source) for part in parts)
             index += 1
     if not any(word.kind != "filler" for word in words) and forms:
         # A name that is nothing but a legal form ("Stichting") keeps it as its words.
-        words = [Word(word, shown, kind_of(word)) for word, shown in raw]
+        words = [Word(word, shown, kind_of(word)) for word, shown, _ in raw]
         forms = set()
-    return ParsedName(tuple(words), frozenset(forms - _NO_IDENTITY_FORMS), " ".join(legal_text))
+    return ParsedName(_with_particles(words), frozenset(forms - _NO_IDENTITY_FORMS), " ".join(legal_text))
+
+
+def _with_particles(words: list[Word]) -> tuple[Word, ...]:
+    """Each name word with the particles written right before it (``van der`` + ``Velden``)."""
+    result = list(words)
+    start = 0
+    while start < len(words):
+        stop = start
+        while stop < len(words) and words[stop].kind == "filler":
+            stop += 1
+        if start < stop < len(words):
+            # The longest run of fillers right before the word that reads as its particles.
+            for first in range(start, stop):
+                options = _particle_readings(words[first:stop])
+                if options and _name_like(options, words[stop]):
+                    label = " ".join([*dict.fromkeys(word.shown for word in words[first:stop]), words[stop].shown])
+                    result[stop] = dataclasses.replace(words[stop], particles=options, label=label)
+                    break
+        start = stop + 1
+    return tuple(result)
+
+
+def _particle_readings(run: Sequence[Word]) -> frozenset[str]:
+    """What the particle words ``run`` may stand for: one reading, or each expansion of an
+    abbreviation (``v.d.``); empty when they are not particles."""
+    readings = [""]
+    for position, word in enumerate(run):
+        if word.source and position > 0 and run[position - 1].source == word.source:
+            continue  # the rest of the same abbreviation, handled with its first word
+        if word.source:
+            spelled = [
+                " ".join(_particle(part) for part in expansion.split()) for expansion in _expansions(word.source)
+            ]
+        else:
+            spelled = [_particle(word.norm)]
+        readings = [f"{reading} {option}".strip() for reading in readings for option in spelled]
+    return frozenset(reading for reading in readings if reading in _PARTICLES)
+
+
+def _particle(word: str) -> str:
+    return _PARTICLE_SPELLING.get(word, word)
+
+
+def _expansions(abbreviation: str) -> tuple[str, ...]:
+    found = vocabulary.abbreviation_expansions()
+    return found.get(abbreviation) or found.get(abbreviation + ".") or (abbreviation,)
+
+
+@functools.cache
+def _surnames_as_read() -> frozenset[str]:
+    """Known surnames with their particles spelled as particles are compared (van 't hof: van het hof)."""
+    return frozenset(
+        " ".join(_particle(part) for part in name.replace("'", "").split()) for name in vocabulary.surnames()
+    )
+
+
+def _name_like(particles: frozenset[str], word: Word) -> bool:
+    """Whether particles before ``word`` are a surname's rather than an article or a preposition."""
+    if word.kind in ("filler", "entity") or not word.norm.isalpha():
+        return False
+    if word.kind == "name" or any(f"{reading} {word.norm}" in _surnames_as_read() for reading in particles):
+        return True
+    only_particles = all(" " in reading or reading in _ONLY_PARTICLES for reading in particles)
+    return only_particles and word.norm in vocabulary.surname_words()
 
 
 # -- comparison ---------------------------------------------------------------------------------
@@ -312,6 +431,7 @@ class _Pairing:
     registered_used: list[bool] = field(default_factory=list)
     typos: list[Difference] = field(default_factory=list)
     initialism: bool = False
+    shorthand: bool = False  # a registered word's particles left out (Velden for Van der Velden)
 
     def __post_init__(self) -> None:
         self.typed_used = [word.kind == "filler" for word in self.typed]
@@ -326,10 +446,32 @@ class _Pairing:
 
 def _pair_equal(pairing: _Pairing) -> None:
     for index in pairing.open_typed():
+        typed = pairing.typed[index]
         for other in pairing.open_registered():
-            if pairing.typed[index].norm == pairing.registered[other].norm:
+            registered = pairing.registered[other]
+            if _same_word(typed, registered) and _same_particles(typed, registered):
                 pairing.typed_used[index] = pairing.registered_used[other] = True
+                if registered.particles and not typed.particles:
+                    pairing.shorthand = True
+                    pairing.typos.append(Difference(typed.written, registered.written))
                 break
+
+
+def _same_word(typed: Word, registered: Word) -> bool:
+    """Equal, or one a genitive with an apostrophe and the other the same without (Jansen's, Jansens)."""
+    return (
+        typed.norm == registered.norm
+        or (registered.genitive and typed.norm == registered.norm + "s")
+        or (typed.genitive and registered.norm == typed.norm + "s")
+    )
+
+
+def _same_particles(typed: Word, registered: Word) -> bool:
+    """Particles the customer typed must be the registered ones (any reading of v.d. will do);
+    particles left out are the customer's shorthand, particles added make another name."""
+    if not typed.particles:
+        return True
+    return bool(typed.particles & registered.particles)
 
 
 def _pair_compounds(words: list[Word], used: list[bool], others: list[Word], others_used: list[bool]) -> None:
@@ -430,11 +572,17 @@ def _pair_typos(pairing: _Pairing, company_words: frozenset[str]) -> None:
 
 
 def _name_variant(one: str, other: str) -> bool:
-    """Slips that make another name rather than a misspelling: a trailing s (Rademaker / Rademakers,
-    Willem / Willems) or a final d / t (Lensveld / Lensvelt)."""
-    if one + "s" == other or other + "s" == one:
+    """Spellings that make another Dutch family name rather than a misspelling, listed or not: a
+    trailing s or se (Rademaker / Rademakers, Gerrits / Gerritse), a final d / t (Lensveld /
+    Lensvelt), a doubled final consonant (Hartman / Hartmann), ck or c for k (Dekker / Decker)."""
+    short, long_ = sorted((one, other), key=len)
+    if long_ in (short + "s", short + "e") and (long_.endswith("s") or short.endswith("s")):
         return True
-    return one[:-1] == other[:-1] and {one[-1], other[-1]} == {"d", "t"}
+    if short[:-1] == long_[:-1] and {short[-1], long_[-1]} == {"d", "t"}:
+        return True
+    if long_ == short + short[-1] and short[-1] not in "aeiou":
+        return True
+    return one.replace("ck", "k").replace("c", "k") == other.replace("ck", "k").replace("c", "k")
 
 
 def _differences(pairing: _Pairing) -> list[Difference]:
@@ -445,11 +593,21 @@ def _differences(pairing: _Pairing) -> list[Difference]:
     for word in list(added):
         similar = max(dropped, key=lambda other: _osa().normalized_similarity(word.norm, other.norm), default=None)
         if similar is not None and _osa().normalized_similarity(word.norm, similar.norm) >= 0.5:
-            found.append(Difference(word.shown, similar.shown))
+            found.append(Difference(word.written, similar.written, _why_different(word, similar)))
             added.remove(word)
             dropped.remove(similar)
-    found += [Difference(word.shown, None) for word in added] + [Difference(None, word.shown) for word in dropped]
+    found += [Difference(word.written, None) for word in added] + [Difference(None, word.written) for word in dropped]
     return found
+
+
+def _why_different(typed: Word, registered: Word) -> str:
+    """ "particle" for the same surname after other particles, "surname" for two family names."""
+    if typed.norm == registered.norm and typed.particles and registered.particles:
+        return "particle"
+    surnames = vocabulary.surname_words()
+    if (typed.particles or typed.norm in surnames) and (registered.particles or registered.norm in surnames):
+        return "surname"
+    return ""
 
 
 def compare(
@@ -502,7 +660,7 @@ def _judge(pairing: _Pairing, forms_differ: bool) -> tuple[MatchResult, str]:
         needed = ("name",) if any(word.kind == "word" for word in dropped) else ("name", "word")
         if dropped and not any(word.kind in needed for word in kept):
             return "mismatch", "nothing distinctive left of the registered name"
-    if dropped or pairing.typos or pairing.initialism or forms_differ:
+    if dropped or pairing.typos or pairing.initialism or pairing.shorthand or forms_differ:
         return "partial", "the customer's shorthand"
     return "match", "the same words"
 
@@ -565,13 +723,25 @@ def best_match(typed: str, candidates: Sequence[RegisteredName]) -> NameMatch:
 def search_words(typed: str) -> tuple[str, bool] | None:
     """The words to ask KVK's whole-word name search for, and whether its answer is conclusive.
 
-    Legal forms and fillers are left out (KVK may write them otherwise). Inconclusive: a word was
-    rewritten (abbreviation, number word, ``&``) or had letters beyond a–z, so KVK's own spelling
-    may differ; a miss then does not prove the name is not registered. None: nothing to search on.
+    Legal forms and fillers (surname particles too) are left out (KVK may write them otherwise).
+    Inconclusive: a word was rewritten (abbreviation, number word, ``&``), had letters beyond a–z or
+    an apostrophe (Jansen's: KVK may have Jansens), or reads as a genitive without its apostrophe
+    (KVK may have Jansen's), so KVK's own spelling may differ; a miss then does not prove the name
+    is not registered. None: nothing to search on.
     """
     words = [word for word in parse(typed).words if word.kind != "filler"]
     if not words:
         return None
     # Joined or split words (Jansen-Verhoeven, A/B, &) may be one word or two in KVK's index.
     plain = all(word.plain for word in words) and not any(mark in typed for mark in "-/&+")
+    plain = plain and not any(_genitive_without_apostrophe(word.norm) for word in words)
     return " ".join(dict.fromkeys(word.norm for word in words)), plain
+
+
+def _genitive_without_apostrophe(word: str) -> bool:
+    """A word that is no word or name of its own but a name with an s (Piets: Piet's). A word that is
+    a name itself (Peters, Smits, Jansens) is taken as written, so ordinary names stay conclusive."""
+    if len(word) < 4 or not word.endswith("s") or _is_known_word(word, frozenset()):
+        return False
+    stem = word[:-1]
+    return stem in vocabulary.surname_words() or stem in vocabulary.common_words()

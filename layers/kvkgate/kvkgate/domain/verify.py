@@ -238,8 +238,20 @@ def _named(kvk: str, typed: str, found: NameMatch, rules: Policy) -> tuple[NameC
     # "KVK knows this company as ..." names a current name: a former one is not how KVK knows it now.
     current = next((item.candidate.name for item in found.ranked if item.candidate.name_type != "expiredName"), None)
     if result == "mismatch":
+        # Another family name (van den Velden for van der Velden) is said word for word: the customer
+        # may not see the difference in the whole name.
+        family = next((item for item in found.differences if item.why and item.typed and item.registered), None)
         if current is None:
             message = say("reason.TRADE_NAME_MISMATCH", typed=typed, kvk=kvk)
+        elif family is not None and best is not None and best.candidate.name == current:
+            message = say(
+                "reason.TRADE_NAME_MISMATCH.other_family_name",
+                typed=typed,
+                kvk=kvk,
+                name=current,
+                typed_word=family.typed,
+                registered_word=family.registered,
+            )
         else:
             message = say("reason.TRADE_NAME_MISMATCH.known_as", typed=typed, kvk=kvk, name=current)
         return check, [Reason(code="TRADE_NAME_MISMATCH", message=message)]

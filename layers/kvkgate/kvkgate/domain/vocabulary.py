@@ -44,6 +44,12 @@ def abbreviations() -> dict[str, str]:
 
 
 @functools.cache
+def abbreviation_expansions() -> dict[str, tuple[str, ...]]:
+    """Abbreviation -> every expansion it may stand for (``v.d.`` -> van de, van der, van den)."""
+    return {short: tuple(expansions.split("|")) for short, expansions in _lines("abbreviations.tsv")}
+
+
+@functools.cache
 def synonyms() -> dict[str, str]:
     """Single words that one abbreviation stands for read as one word (netherlands, nederland -> one of them).
 
@@ -67,8 +73,13 @@ def synonyms() -> dict[str, str]:
 
 @functools.cache
 def surnames() -> dict[str, int]:
-    """Surname (particles kept: ``de vries``) -> its rank among Dutch surnames (1 = most common)."""
-    return {line[0]: rank for rank, line in enumerate(_lines("surnames.tsv"), start=1)}
+    """Surname (particles kept: ``de vries``) -> its rank among Dutch surnames (1 = most common):
+    the counted top 1,000 first, then the longer list that gives only the order."""
+    names = [line[0] for line in _lines("surnames.tsv")] + [line[0] for line in _lines("surnames_more.txt")]
+    ranks: dict[str, int] = {}
+    for name in names:
+        ranks.setdefault(name, len(ranks) + 1)
+    return ranks
 
 
 @functools.cache

@@ -117,7 +117,9 @@ class Stack:
         from kvkgate.config import load_settings
         from local.lambda_runtime import function_environment, functions
 
-        values = function_environment(functions()[logical_id], self.resources, {"KVK_BASE_URL": self.sandbox + "/test/api"})
+        values = function_environment(
+            functions()[logical_id], self.resources, {"KVK_BASE_URL": self.sandbox + "/test/api"}
+        )
         values.update(variables)
         overrides = root.Overrides(clock=self.clock, observe=self.counts[logical_id].observe)
         if values.pop("BASELINE_SECRET_MEMORY", None):
@@ -198,7 +200,11 @@ def sign_up(serial: int, number: str, name: str, pool: str) -> dict[str, Any]:
         "callerContext": {"awsSdkVersion": "bench", "clientId": "signup-app"},
         "triggerSource": "PreSignUp_SignUp",
         "request": {
-            "userAttributes": {"email": f"owner{serial}@example.nl", "custom:kvk_number": number, "custom:company_name": name},
+            "userAttributes": {
+                "email": f"owner{serial}@example.nl",
+                "custom:kvk_number": number,
+                "custom:company_name": name,
+            },
             "validationData": None,
             "clientMetadata": {"language": "en"},
         },
@@ -345,7 +351,9 @@ def outage(args: argparse.Namespace, sandbox: str, baseline: bool) -> dict[str, 
                 event = sign_up(first + index, record["kvkNummer"], record["handelsnamen"][0], run.pool)
                 if attempt(run, trigger, event) == "allowed":
                     attributes = [{"Name": n, "Value": v} for n, v in event["request"]["userAttributes"].items()]
-                    cognito.admin_create_user(UserPoolId=run.pool, Username=event["userName"], UserAttributes=attributes)
+                    cognito.admin_create_user(
+                        UserPoolId=run.pool, Username=event["userName"], UserAttributes=attributes
+                    )
             return lambda: metrics["SignUpFailOpen"] - admitted_before
 
         aws.on = True

@@ -155,11 +155,11 @@ def counting_metrics(into: collections.Counter[str]) -> Iterator[None]:
     def count(name: str, value: float = 1.0) -> None:
         into[name] += int(value)
 
-    telemetry.count = count  # type: ignore[assignment]
+    telemetry.count = count
     try:
         yield
     finally:
-        telemetry.count = real  # type: ignore[assignment]
+        telemetry.count = real
 
 
 @contextlib.contextmanager

@@ -73,6 +73,9 @@ def build(job: Job, on_grant: Any = None) -> Any:
             "TABLE_NAME": job.table,
             "KVK_RATE_LIMIT_PER_SECOND": str(job.rate),
             "KVK_MAX_QUEUE_SECONDS": str(DEADLINE_SECONDS),
+            # The whole rate on one schedule: this measures the limiter, not how it is shared out
+            # (the sign-up trigger's own share is bench-gate's and tests/unit/test_gate.py's).
+            "KVK_SIGNUP_RATE_SHARE": "0",
             **dict(job.settings),
         }
     )

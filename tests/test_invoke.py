@@ -15,7 +15,12 @@ from tests.api.test_events import EXPECTED as API_EXPECTED
 from tests.api.test_events import at
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTION_OF = {"api": "ApiFunction", "onboarding": "OnboardingFunction", "presignup": "PreSignUpFunction"}
+FUNCTION_OF = {
+    "api": "ApiFunction",
+    "onboarding": "OnboardingFunction",
+    "presignup": "PreSignUpFunction",
+    "postconfirmation": "PostConfirmationFunction",
+}
 SAMPLES = sorted(path for path in (ROOT / "events").glob("*.json") if not path.name.startswith("eventbridge-"))
 
 
@@ -56,7 +61,7 @@ def test_every_sample_event_invokes(sample: Path) -> None:
         assert response["errorType"] == "SignUpRefused"
         # The template's SignupMessageLanguage is Dutch; the sample passes no clientMetadata.language.
         assert response["errorMessage"] == "KVK-nummer 12345678 is niet ingeschreven bij de Kamer van Koophandel."
-    elif sample.stem == "presignup-valid":
+    elif sample.stem in ("presignup-valid", "postconfirmation-confirmed"):
         assert status_code == 0, response
         assert response == json.loads(sample.read_text())  # Cognito's event back, unchanged: sign-up allowed
     else:

@@ -270,6 +270,7 @@ def made_up_names(args: argparse.Namespace, sandbox: str, baseline: bool) -> dic
         "numbers": len(numbers),
         "outcomes": dict(outcomes),
         "gate_paid_calls_sync": sync,
+        "gate_free_calls_sync": run.counts["PreSignUpFunction"].kvk_calls["zoeken"],
         "gate_paid_calls_total": sync + later,
         "gate_paid_allowance": None if baseline else args.allowance,
         "name_checks_queued": len(queued),

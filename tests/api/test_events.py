@@ -46,6 +46,7 @@ def test_every_api_event_has_an_expectation() -> None:
         "api",
         "onboarding",
         "presignup",
+        "postconfirmation",
         "eventbridge",
     }
 

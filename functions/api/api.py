@@ -9,7 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry
-from kvkgate.app.http import Call, serve
+from kvkgate.app import watch as watching
+from kvkgate.app.http import Call, WatchNeedsAuthentication, serve
 from kvkgate.domain import companies, search, verify
 from kvkgate.domain.contracts import Contract, SearchRequest, TradeNameCheckRequest, ValidationRequest
 
@@ -19,8 +20,13 @@ metrics = telemetry.metrics()
 
 def validations(call: Call) -> Contract:
     env = root.environment()
-    result = verify.validate(call.body(ValidationRequest), env.registry, call.deadline, env.now(), env.policy)
+    request = call.body(ValidationRequest)
+    if request.watch and call.caller.anonymous:
+        raise WatchNeedsAuthentication
+    result = verify.validate(request, env.registry, call.deadline, env.now(), env.policy)
     metrics.add_metric(name=f"Verdict{result.verdict.capitalize()}", unit="Count", value=1)
+    if request.watch and env.watch_list is not None:
+        watching.record(env.watch_list, result, request.customer_id)
     return result
 
 

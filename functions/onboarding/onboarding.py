@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry, texts
-from kvkgate.app.onboarding import FairShare, Message, back_off, handle, work_of
+from kvkgate.app.onboarding import FairShare, Keeping, Message, back_off, handle, work_of
 from kvkgate.clock import Deadline
 
 logger = Logger()
@@ -34,7 +34,8 @@ share = FairShare(Deadline.after(0), 0)  # this invocation's time, split over it
 def _verify(work: dict[str, Any]) -> dict[str, str]:
     env = root.environment()
     message = Message(work["body"], work["receive_count"], env.settings.max_receive_count)
-    verdict = handle(message, env.registry, env.publisher, share.next(), env.now, env.policy, env.user_pool)
+    keeping = Keeping(env.user_pool, env.watch_list, env.settings.watch_customers)
+    verdict = handle(message, env.registry, env.publisher, share.next(), env.now, env.policy, keeping)
     metrics.add_metric(name=f"Onboarding{verdict.capitalize()}", unit="Count", value=1)
     return {"verdict": verdict}
 

@@ -30,7 +30,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     with texts.speaking(language_of(event, env.settings)):
         try:
-            check_sign_up(event, env.registry, lambda: env.publisher, timing, env.now(), env.policy, env.settings)
+            watch_list = env.watch_list if env.settings.watch_customers else None
+            check_sign_up(
+                event, env.registry, lambda: env.publisher, timing, env.now(), env.policy, env.settings, watch_list
+            )
         except SignUpRefused as refusal:
             metrics.add_metric(name="SignUpRefused", unit="Count", value=1)
             logger.info("sign-up refused", extra={"reason": refusal.code})

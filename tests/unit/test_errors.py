@@ -41,7 +41,11 @@ def fout(code: str, text: str = "omschrijving") -> bytes:
         (404, "IPD1002", TemporarilyUnavailable),
         (404, "IPD1003", TemporarilyUnavailable),
         (500, "IPD9999", TemporarilyUnavailable),
-        (404, "IPD0001", UnexpectedResponse),  # "product does not exist": our URL is wrong, not the company
+        (
+            404,
+            "IPD0001",
+            InvalidRequest,
+        ),  # "product does not exist": our request is wrong, not the company; not retried
         (401, None, Unauthorized),
         (403, None, Forbidden),
         (429, None, RateLimited),

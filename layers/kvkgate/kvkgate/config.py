@@ -97,6 +97,13 @@ class Settings(BaseModel):
     # trigger's unless the client passes clientMetadata.language; onboarding events'.
     default_language: Language = Field("en", alias="DEFAULT_LANGUAGE")
     signup_message_language: Language = Field("nl", alias="SIGNUP_MESSAGE_LANGUAGE")
+    # Watching customers' companies after sign-up (issue #23): decided verifications with a customer id
+    # go on the watch list; the sweep looks at each watched number once per WATCH_SWEEP_DAYS with free
+    # Zoeken; with a Mutatieservice subscription (an id, or "auto" for the first active one) its
+    # signals are polled too.
+    watch_customers: bool = Field(False, alias="WATCH_CUSTOMERS")
+    watch_sweep_days: float = Field(30.0, alias="WATCH_SWEEP_DAYS", ge=1, le=365)
+    mutatieservice_subscription: str = Field("", alias="MUTATIESERVICE_SUBSCRIPTION", max_length=100)
     # Company search answers change little within minutes; many people type the same prefixes.
     search_cache_ttl_seconds: int = Field(600, alias="SEARCH_CACHE_TTL_SECONDS", ge=0, le=86_400)
     function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)

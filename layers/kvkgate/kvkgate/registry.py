@@ -8,20 +8,32 @@ keys. Past it nothing knows whether an answer came from memory, DynamoDB or KVK,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from kvkgate.aws.cache import CacheKey, KvkCache, Lookup
+from kvkgate.aws.dynamo import StoreUnavailable
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Address, CompanyProfile, MainBranch, SbiActivity
 from kvkgate.domain.names import RegisteredName
 from kvkgate.domain.outcomes import Busy, PaidLookupRefused, Unavailable
-from kvkgate.domain.ports import Answer, Place, Registration, RegistrationKind, Registrations, SearchFilters
+from kvkgate.domain.ports import (
+    Answer,
+    Place,
+    Registration,
+    RegistrationKind,
+    Registrations,
+    SearchFilters,
+    Signal,
+    SignalHeader,
+    SignalKind,
+)
 from kvkgate.kvk.client import KvkClient
 from kvkgate.kvk.errors import BudgetExhausted, InvalidRequest, KvkError, PaidCallRefused, Shed
-from kvkgate.kvk.models import Adres, Basisprofiel, Naamgeving, ZoekResultaat, ZoekResultaatItem
+from kvkgate.kvk.models import Adres, Basisprofiel, Naamgeving, Signaal, ZoekResultaat, ZoekResultaatItem
 from kvkgate.kvk.requests import (
     KvkRequest,
     ZoekQuery,
@@ -126,6 +138,53 @@ class KvkRegistry:
     def profile(self, kvk_number: str, deadline: Deadline) -> Answer[CompanyProfile | None]:
         found = self._lookup(basisprofiel_request(kvk_number), Basisprofiel.model_validate, deadline, about_number=True)
         return _answer(found, company_profile)
+
+    # -- the ChangeFeed port: watching customers' companies after sign-up -------------------------
+
+    def current_registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        try:
+            self.cache.refresh(cache_key(zoeken_request(company_query(kvk_number))))
+        except StoreUnavailable as error:  # the lookup below still asks the table, then KVK
+            logger.warning("could not mark the cached answer for %s for refreshing: %s", kvk_number, error)
+        return self.registrations(kvk_number, deadline)
+
+    def forget(self, kvk_number: str) -> None:
+        try:
+            self.cache.forget(f"KVK#{kvk_number}")
+        except StoreUnavailable as error:
+            raise Unavailable("STORE_UNAVAILABLE", f"the cache could not forget {kvk_number}: {error}", 60.0) from None
+
+    def subscription(self, configured: str, deadline: Deadline) -> str | None:
+        if configured != "auto":
+            return configured or None
+        found = self._kvk(lambda: self.client.abonnementen(deadline=deadline))
+        return next((item.id for item in found.abonnementen if item.actief is not False), None)
+
+    def signal_headers(self, subscription: str, since: str, until: str, deadline: Deadline) -> list[SignalHeader]:
+        headers: list[SignalHeader] = []
+        page, pages = 1, 1
+        while page <= pages:
+            found = self._kvk(
+                functools.partial(self.client.signalen, subscription, since, until, page, deadline=deadline)
+            )
+            headers += [
+                SignalHeader(item.id, item.timestamp, item.kvknummer, item.signaalType or "") for item in found.signalen
+            ]
+            pages = found.totaalPaginas
+            page += 1
+        return headers
+
+    def signal(self, subscription: str, header: SignalHeader, deadline: Deadline) -> Signal:
+        detail = self._kvk(lambda: self.client.signaal(subscription, header.id, deadline=deadline)).signaal
+        return signal_of(header, detail)
+
+    def _kvk[T](self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Shed as error:
+            raise Busy(error.retry_after) from None
+        except KvkError as error:
+            raise _unavailable(error) from None
 
     def _search(self, query: ZoekQuery, deadline: Deadline, about_number: bool = False) -> Answer[Registrations | None]:
         found = self._lookup(zoeken_request(query), ZoekResultaat.model_validate, deadline, about_number)
@@ -275,3 +334,53 @@ def _address(address: Adres) -> Address:
         city=address.plaats,
         country=address.land,
     )
+
+
+# KVK's signal types (reference-next §6.5) by what they say; a type not listed here is "something changed".
+_SIGNAL_KINDS: dict[str, SignalKind] = {
+    "SignaalBeeindiging": "ended",
+    "SignaalVoortzettingEnOverdracht": "transferred",
+    "SignaalRechtsvormwijziging": "changed",
+    "SignaalGewijzigdeInschrijving": "changed",
+    "SignaalGewijzigdeVestiging": "changed",
+    "SignaalNieuweInschrijving": "new",
+}
+
+
+def signal_of(header: SignalHeader, detail: Signaal) -> Signal:
+    """A signal in the project's words: versioned type names (``_2025_01``) read by their stem."""
+    type_name = detail.signaalType or header.type_name
+    unknown: SignalKind = "unknown"
+    kind = next((kind for stem, kind in _SIGNAL_KINDS.items() if type_name.startswith(stem)), unknown)
+    reason = detail.aanleiding
+    moved = detail.voortzettingEnOverdracht
+    if moved is not None:
+        reason = moved.rolBijVoortzettingOverdracht
+    parts = _changed_parts(detail)
+    if type_name.startswith("SignaalRechtsvormwijziging"):
+        parts = ("legalForm",)
+    return Signal(
+        id=header.id,
+        kvk_number=header.kvk_number,
+        kind=kind,
+        parts=parts,
+        reason={"code": reason.code, "description": reason.omschrijving or ""} if reason and reason.code else None,
+        to_kvk_number=moved.kvkNummer if moved else None,
+    )
+
+
+def _changed_parts(detail: Signaal) -> tuple[str, ...]:
+    """What the flags of a changed registration or branch say changed, of what a sign-up funnel follows."""
+    found: set[str] = set()
+    owner = detail.heeftGewijzigdeGegevens.eigenaar if detail.heeftGewijzigdeGegevens else None
+    if owner is not None:
+        found |= {"specialLegalStatus"} if owner.bijzondererechtstoestand else set()
+        found |= {"dissolution"} if owner.ontbindingEnLiquidatie else set()
+        found |= {"address"} if owner.rechtspersoonAdresgegevens else set()
+    data = detail.heeftGewijzigdeGegevens
+    branches = list(data.vestigingen.gewijzigdevestigingen) if data and data.vestigingen else []
+    single = detail.heeftGewijzigdeVestiging.gewijzigdeGegevens if detail.heeftGewijzigdeVestiging else None
+    for branch in [*branches, *([single] if single else [])]:
+        found |= {"name"} if branch.naamgeving else set()
+        found |= {"address"} if branch.adresgegevens else set()
+    return tuple(sorted(found))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kvkgate.aws.cache import CachePolicy, DynamoStore, KvkCache
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.config import ConfigError, Settings, settings
-from kvkgate.domain.ports import Caller, Publisher, Redelivery, UserPool
+from kvkgate.domain.ports import Caller, Publisher, Redelivery, UserPool, WatchList
 from kvkgate.domain.verify import Policy
 from kvkgate.kvk.apis import KvkApi
 from kvkgate.kvk.client import KvkClient
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from kvkgate.app.watch import Watcher
     from kvkgate.aws.clients import AwsTimeouts
 
 
@@ -58,6 +59,8 @@ class Overrides:
     caller_secret: bytes | None = None
     # The Cognito pool decisions are recorded in (default: USER_POOL_ID's, when set).
     user_pool: UserPool | None = None
+    # The watch list (default: on the table, when there is one).
+    watch_list: WatchList | None = None
 
 
 class Environment:
@@ -250,6 +253,29 @@ class Environment:
             config.kvk_number_attribute,
             config.company_name_attribute,
         )
+
+    @functools.cached_property
+    def watch_list(self) -> WatchList | None:
+        """Which customers watch which KVK numbers (None without a table)."""
+        if self.overrides.watch_list is not None:
+            return self.overrides.watch_list
+        if not self.table:
+            return None
+        from kvkgate.aws.watch import DynamoWatchList
+
+        return DynamoWatchList(self.dynamodb, self.table, self.clock)
+
+    def watched_by(self, customer: str | None) -> WatchList | None:
+        """The watch list to record a decision for ``customer`` on, when this function watches (WATCH_CUSTOMERS)."""
+        return self.watch_list if customer and self.settings.watch_customers else None
+
+    @functools.cached_property
+    def watcher(self) -> Watcher:
+        from kvkgate.app.watch import Watcher
+
+        if self.watch_list is None:
+            raise ConfigError("invalid configuration: TABLE_NAME: must be set to watch customers' companies")
+        return Watcher(self.registry, self.watch_list, self.publisher, self.clock, self.settings.watch_sweep_days)
 
     @functools.cached_property
     def redelivery(self) -> Redelivery | None:

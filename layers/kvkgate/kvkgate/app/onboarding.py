@@ -25,10 +25,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from kvkgate.app import strict_json
+from kvkgate.app import watch as watching
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, ValidationResult, field_errors
 from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests, UserNotFound
-from kvkgate.domain.ports import COMPLETED, FAILED, Publisher, Redelivery, Registry, UserPool
+from kvkgate.domain.ports import (
+    COMPLETED,
+    CUSTOMER_DELETED,
+    FAILED,
+    Publisher,
+    Redelivery,
+    Registry,
+    UserPool,
+    WatchList,
+)
 from kvkgate.domain.verify import Policy, validate
 from kvkgate.texts import say
 
@@ -136,6 +146,7 @@ class _Parsed:
     customer: str | None
     problems: list[dict[str, str]]
     user_pool_id: str | None = None  # set by the sign-up gate: the decision is recorded on the user
+    deleted: bool = False  # a CustomerDeleted: stop watching anything for the customer
 
 
 def _parsed(body: str) -> _Parsed:
@@ -150,6 +161,10 @@ def _parsed(body: str) -> _Parsed:
     if not isinstance(detail, dict):
         return _Parsed(None, None, [{"field": "detail", "message": say("body.not_object")}])
     customer = detail.get("customerId") if isinstance(detail.get("customerId"), str) else None
+    if isinstance(event, dict) and event.get("detail-type") == CUSTOMER_DELETED:
+        if customer:
+            return _Parsed(None, customer, [], deleted=True)
+        return _Parsed(None, None, [{"field": "detail.customerId", "message": say("field.missing")}])
     pool = detail.get("userPoolId") if isinstance(detail.get("userPoolId"), str) else None
     fields = {name: detail[name] for name in _REQUEST_FIELDS if detail.get(name) is not None}
     try:
@@ -180,6 +195,15 @@ def _result_detail(customer: str | None, result: ValidationResult) -> dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class Keeping:
+    """Where a decision is kept besides the bus: on the Cognito user, and on the watch list."""
+
+    users: UserPool | None = None
+    watch_list: WatchList | None = None
+    watch: bool = False  # WATCH_CUSTOMERS: decided registrations are watched for their customer
+
+
 def handle(
     message: Message,
     registry: Registry,
@@ -187,15 +211,20 @@ def handle(
     deadline: Deadline,
     now: Callable[[], dt.datetime],
     policy: Policy | None = None,
-    users: UserPool | None = None,
+    keeping: Keeping | None = None,
 ) -> str:
     """Verify one message and publish its outcome. Returns the verdict; raises RetryLater to see it again.
 
     A message from the sign-up gate (it names the user pool) also gets the decision recorded on the
-    user, before the result is published: a user not created yet is asked about again later.
+    user, before the result is published: a user not created yet is asked about again later. A
+    decided registration is watched for the message's customer (``keeping.watch``); a
+    ``CustomerDeleted`` takes the customer off the watch list.
     """
+    keep = keeping or Keeping()
     parsed = _parsed(message.body)
     request, customer = parsed.request, parsed.customer
+    if parsed.deleted and customer:
+        return _forget(keep, customer)
     if request is None:
         publisher.publish(COMPLETED, _invalid_request(customer, parsed.problems, now()))
         return "invalid"
@@ -210,10 +239,24 @@ def handle(
         if budget_spent:
             return result.verdict
         raise RetryLater("; ".join(reason.message for reason in result.reasons))
-    if parsed.user_pool_id and customer and users is not None:
-        _record(users, parsed.user_pool_id, customer, result, message)
+    if parsed.user_pool_id and customer and keep.users is not None:
+        _record(keep.users, parsed.user_pool_id, customer, result, message)
+    if keep.watch and keep.watch_list is not None:
+        watching.record(keep.watch_list, result, customer)
     publisher.publish(COMPLETED, _result_detail(customer, result))
     return result.verdict
+
+
+def _forget(keep: Keeping, customer: str) -> str:
+    """CustomerDeleted: nothing of the customer stays on the watch list (privacy), whatever WATCH_CUSTOMERS says."""
+    if keep.watch_list is None:
+        return "deleted"
+    try:
+        numbers = watching.forget(keep.watch_list, customer)
+    except Exception as error:  # the table is down: the message comes back
+        raise RetryLater(f"could not forget customer: {type(error).__name__}") from None
+    logger.info("stopped watching %d number(s) for a deleted customer", numbers)
+    return "deleted"
 
 
 # A user the pool does not know after this many deliveries was never created (another trigger refused

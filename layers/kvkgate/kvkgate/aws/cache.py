@@ -209,6 +209,44 @@ class DynamoStore:
             if not is_conditional_failure(error):  # someone took the expired lease over: theirs now
                 raise store_error(error) from error
 
+    def expire(self, key: CacheKey, now: float, keep_stale: bool) -> None:
+        """Make a stored answer no longer fresh (and, unless ``keep_stale``, no longer usable at all)."""
+        update = "SET freshUntil = :now" + ("" if keep_stale else ", expiresAt = :gone")
+        values = {":now": {"N": f"{now:.3f}"}} | ({} if keep_stale else {":gone": {"N": str(int(now))}})
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(key),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",  # nothing stored: nothing to expire, nothing created
+                ExpressionAttributeValues=values,
+            )
+        except Exception as error:
+            if not is_conditional_failure(error):
+                raise store_error(error) from error
+
+    def keys_of(self, pk: str) -> list[CacheKey]:
+        """Every answer stored about one subject (a KVK number): its searches, profiles and names."""
+        keys: list[CacheKey] = []
+        start: dict[str, Any] | None = None
+        while True:
+            arguments: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": pk}},
+                "ProjectionExpression": "sk",
+            }
+            if start:
+                arguments["ExclusiveStartKey"] = start
+            try:
+                page = self._client.query(**arguments)
+            except Exception as error:
+                raise store_error(error) from error
+            keys += [CacheKey(pk, item["sk"]["S"]) for item in page.get("Items", [])]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return keys
+
     @staticmethod
     def _key(key: CacheKey) -> dict[str, Any]:
         return {"pk": {"S": key.pk}, "sk": {"S": key.sk}}
@@ -279,6 +317,11 @@ class _MemoryCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def drop(self, pk: str, sk: str | None = None) -> None:
+        with self._lock:
+            for key in [key for key in self._items if key.pk == pk and sk in (None, key.sk)]:
+                del self._items[key]
 
 
 class KvkCache:
@@ -360,6 +403,26 @@ class KvkCache:
     def forget_memory(self) -> None:
         """Drop L1 (a new execution environment starts without it)."""
         self._memory.clear()
+
+    def refresh(self, key: CacheKey) -> None:
+        """The next lookup of ``key`` asks KVK; the old answer stays usable if KVK fails (the sweep)."""
+        self._memory.drop(key.pk, key.sk)
+        if self._store is not None:
+            self._store.expire(key, self._clock.time(), keep_stale=True)
+
+    def forget(self, pk: str) -> int:
+        """Every stored answer about ``pk`` is gone, not even usable as stale: KVK said it changed.
+
+        Other environments' memory (L1) keeps an answer at most ``l1_seconds`` more. Returns how many
+        stored answers were forgotten."""
+        self._memory.drop(pk)
+        if self._store is None:
+            return 0
+        now = self._clock.time()
+        keys = self._store.keys_of(pk)
+        for key in keys:
+            self._store.expire(key, now, keep_stale=False)
+        return len(keys)
 
     def _read(self, key: CacheKey) -> Seen:
         if self._store is None:

@@ -10,7 +10,16 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -28,6 +37,8 @@ NameType = Literal["statutoryName", "name", "tradeName", "alsoKnownAs", "expired
 Source = Literal["kvk", "cache", "none"]
 
 SHORT_TEXT = 64  # characters
+# A customer id as the customer's own systems write it (the watch list keys on it).
+CustomerId = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 ShortText = Annotated[StrictStr, Field(max_length=SHORT_TEXT)]
 # At least one character that is not a space or a control character (same pattern in docs/openapi.yaml).
 NameText = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"[^\x00-\x20\x7f]")]
@@ -67,6 +78,9 @@ class ValidationRequest(Request):
     trade_name: NameText | None = None
     postcode: ShortText | None = None
     house_number: str | None = None
+    # Watch the company for this customer after the decision (authenticated callers; issue #23).
+    watch: StrictBool = False
+    customer_id: CustomerId | None = None
 
     @field_validator("postcode")
     @classmethod
@@ -89,6 +103,8 @@ class ValidationRequest(Request):
     def _house_number_needs_postcode(self) -> ValidationRequest:
         if self.house_number is not None and self.postcode is None:
             raise ValueError(say("number.house_number_needs_postcode"))
+        if self.watch and self.customer_id is None:
+            raise ValueError(say("watch.needs_customer"))
         return self
 
 

@@ -23,6 +23,7 @@ RegistrationKind = Literal["main branch", "branch", "legal entity"]
 
 # Event names on the bus (design §5), shared by onboarding and the pre-sign-up trigger.
 SIGNED_UP = "CustomerSignedUp"
+CUSTOMER_DELETED = "CustomerDeleted"
 COMPLETED = "KvkVerificationCompleted"
 FAILED = "KvkVerificationFailed"
 
@@ -163,6 +164,104 @@ class UserPool(Protocol):
 
     def users(self, user_pool_id: str) -> Iterable[SignedUpUser]:
         """Every user of the pool, page by page."""
+
+
+SignalKind = Literal["ended", "transferred", "changed", "new", "unknown"]
+
+
+@dataclass(frozen=True)
+class SignalHeader:
+    """One change signal from KVK's Mutatieservice, as listed: which number, when, and its type's name."""
+
+    id: str
+    at: str  # ISO 8601
+    kvk_number: str
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A signal's detail in the project's words. ``parts``: of ``name``, ``address``, ``legalForm``,
+    ``specialLegalStatus``, ``dissolution``; ``reason``: KVK's ``{code, description}``."""
+
+    id: str
+    kvk_number: str
+    kind: SignalKind
+    parts: tuple[str, ...] = ()
+    reason: dict[str, str] | None = None
+    to_kvk_number: str | None = None
+
+
+class ChangeFeed(Protocol):
+    """What KVK says changed, and fresh looks at the register, for watching customers' companies."""
+
+    def current_registrations(self, kvk_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """The number's registrations as KVK shows them now, even if a fresh answer is cached (free)."""
+
+    def forget(self, kvk_number: str) -> None:
+        """Every cached answer about the number is gone: KVK said it changed."""
+
+    def subscription(self, configured: str, deadline: Deadline) -> str | None:
+        """The Mutatieservice subscription to poll: ``configured``, or the first active one when it is ``auto``."""
+
+    def signal_headers(self, subscription: str, since: str, until: str, deadline: Deadline) -> list[SignalHeader]:
+        """Every signal header between ``since`` and ``until`` (all pages)."""
+
+    def signal(self, subscription: str, header: SignalHeader, deadline: Deadline) -> Signal:
+        """One signal's detail."""
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A watched registration: who watches it and what the register showed last time (JSON)."""
+
+    kvk_number: str
+    customers: tuple[str, ...]
+    snapshot: str | None = None
+
+
+class WatchList(Protocol):
+    """Which customers watch which KVK numbers, what was last seen of each, and what was already said."""
+
+    def watch(self, kvk_number: str, customer: str, snapshot: str) -> bool:
+        """Record that ``customer`` watches ``kvk_number`` (``snapshot``: what is known of it, kept if
+        something is known already); False when a bound (customers per number, numbers per customer)
+        is reached and it was not recorded."""
+
+    def forget_customer(self, customer: str) -> int:
+        """Stop watching anything for ``customer`` and forget them; returns how many numbers they watched."""
+
+    def watched(self, kvk_number: str) -> Watched | None:
+        """The number's watchers and last snapshot, or None when nobody watches it."""
+
+    def remember(self, kvk_number: str, snapshot: str) -> None:
+        """Store what the register showed of the number now."""
+
+    def claim_event(self, change_id: str, customer: str) -> bool:
+        """True the first time a change is to be told to a customer (or when an earlier attempt stopped
+        before it was sent); False when it was told already."""
+
+    def event_sent(self, change_id: str, customer: str) -> None:
+        """The change was told to the customer."""
+
+    def release_event(self, change_id: str, customer: str) -> None:
+        """Telling the customer failed: the next attempt may claim it again."""
+
+    def numbers_in(self, bucket: int, after: str = "") -> Iterable[str]:
+        """The watched numbers of one of the sweep's buckets, in order, from just after ``after``."""
+
+    def unschedule(self, kvk_number: str) -> None:
+        """A number nobody watches any more leaves the sweep."""
+
+    def cursor(self, name: str) -> str | None:
+        """Where the sweep or the signal poller got to."""
+
+    def move_cursor(self, name: str, value: str) -> None: ...
+
+    def first_sight(self, signal_id: str) -> bool:
+        """True until the signal was handled."""
+
+    def handled(self, signal_id: str) -> None: ...
 
 
 class Publisher(Protocol):

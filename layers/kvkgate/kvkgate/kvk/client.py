@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from kvkgate import __version__
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
 from kvkgate.kvk import redaction
-from kvkgate.kvk.apis import KvkApi
+from kvkgate.kvk.apis import KvkApi, announced_change
 from kvkgate.kvk.errors import (
     InvalidRequest,
     KvkError,
@@ -37,9 +37,12 @@ from kvkgate.kvk.errors import (
 )
 from kvkgate.kvk.keys import ApiKey, ApiKeySource, SecretError
 from kvkgate.kvk.models import (
+    Abonnementen,
     Basisprofiel,
     Eigenaar,
     Naamgeving,
+    PagedSignalen,
+    SignaalDetail,
     Vestiging,
     VestigingList,
     ZoekResultaat,
@@ -49,8 +52,11 @@ from kvkgate.kvk.requests import (
     MAX_PAGE_SIZE,
     KvkRequest,
     ZoekQuery,
+    abonnementen_request,
     basisprofiel_request,
     naamgeving_request,
+    signaal_request,
+    signalen_request,
     vestigingsprofiel_request,
     zoeken_request,
 )
@@ -174,6 +180,7 @@ class KvkClient:
         self._on_grant = on_grant
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._announced: set[tuple[KvkApi, str]] = set()  # what KVK announced, said once
 
     # -- the APIs ---------------------------------------------------------------------------
 
@@ -216,6 +223,18 @@ class KvkClient:
 
     def naamgeving(self, kvk_nummer: str, *, deadline: Deadline) -> Naamgeving:
         return self._get_model(Naamgeving, naamgeving_request(kvk_nummer), deadline)
+
+    def abonnementen(self, *, deadline: Deadline) -> Abonnementen:
+        """The Mutatieservice subscriptions of this key (reference-next §6.3 #1)."""
+        return self._get_model(Abonnementen, abonnementen_request(), deadline)
+
+    def signalen(self, abonnement_id: str, vanaf: str, tot: str, pagina: int, *, deadline: Deadline) -> PagedSignalen:
+        """One page (500) of signal headers between ``vanaf`` and ``tot`` (§6.3 #2)."""
+        return self._get_model(PagedSignalen, signalen_request(abonnement_id, vanaf, tot, pagina), deadline)
+
+    def signaal(self, abonnement_id: str, signaal_id: str, *, deadline: Deadline) -> SignaalDetail:
+        """One signal's detail (§6.3 #3)."""
+        return self._get_model(SignaalDetail, signaal_request(abonnement_id, signaal_id), deadline)
 
     def admit(self, request: KvkRequest, deadline: Deadline) -> None:
         """Raise at once if the limits already know this call would be refused (no I/O)."""
@@ -330,12 +349,25 @@ class KvkClient:
                 self._observe(api, "unavailable")
                 raise
             self._observe(api, "ok")
+            self._notice(api, answer.api_version, response.headers.get("warning"))
             return answer
         failure = error_for_response(
             response.status_code, response.content, path, response.headers.get("Retry-After"), self._clock.time()
         )
         self._observe(api, _outcome(failure))
         raise failure
+
+    def _notice(self, api: KvkApi, version: str | None, warning: str | None) -> None:
+        """Count what KVK announces (a new version, a retirement warning); say it once per environment."""
+        change = announced_change(api, version, warning)
+        if change is None:
+            return
+        from kvkgate import telemetry
+
+        telemetry.count("KvkAnnouncedChange")
+        if (api, change) not in self._announced:
+            self._announced.add((api, change))
+            logger.warning("KVK announced a change for %s: %s", api.value, change)
 
     @staticmethod
     def _json(response: httpx.Response, path: str) -> Any:

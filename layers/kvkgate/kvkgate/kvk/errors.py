@@ -11,8 +11,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 NOT_FOUND_CODES = frozenset({"IPD5200", "IPD0005", "IPD0007"})
-INVALID_REQUEST_CODES = frozenset({"IPD0004", "IPD0006", "IPD0010", "IPD1998", "IPD1999", "IPD5203"})
+# IPD0001: "the requested product does not exist" — a request for something KVK does not offer, not
+# a fact about a company and not worth repeating.
+INVALID_REQUEST_CODES = frozenset({"IPD0001", "IPD0004", "IPD0006", "IPD0010", "IPD1998", "IPD1999", "IPD5203"})
 TEMPORARY_CODES = frozenset({"IPD1002", "IPD1003", "IPD9999"})
+# KVK asks for patience in words: IPD1003 "probeer het over 5 minuten", IPD1002 "in behandeling,
+# probeer het later". Asking again within the request would only spend calls; these are the waits.
+PATIENCE_SECONDS = {"IPD1003": 300.0, "IPD1002": 900.0}
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
@@ -118,11 +123,15 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def _first_fout(body: bytes) -> tuple[str | None, str | None]:
-    """KVK's ``{"fout": [{"code", "omschrijving"}]}``, also the older ``{"meldingen": {"fout": [...]}}``."""
+    """KVK's ``{"fout": [{"code", "omschrijving"}]}``, also the older ``{"meldingen": {"fout": [...]}}``;
+    the Mutatieservice's RFC 7807 problem document gives no code, only its title and detail."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None, None
+    if isinstance(data, dict) and "fout" not in data and isinstance(data.get("status"), int):
+        words = [str(data[name])[:200] for name in ("title", "detail") if isinstance(data.get(name), str)]
+        return None, ": ".join(words) or None
     if isinstance(data, dict) and isinstance(data.get("meldingen"), dict):
         data = data["meldingen"]
     fouten = data.get("fout") if isinstance(data, dict) else None
@@ -149,10 +158,13 @@ def error_for_response(
     if status == 403:
         return Forbidden(detail, **fields)
     if code in TEMPORARY_CODES or status >= 500:
-        return TemporarilyUnavailable(detail, retry_after=parse_retry_after(retry_after, now), **fields)
+        wait = parse_retry_after(retry_after, now)
+        return TemporarilyUnavailable(
+            detail, retry_after=PATIENCE_SECONDS.get(code or "", wait) if wait is None else wait, **fields
+        )
     if code in NOT_FOUND_CODES:
         return NotFound(detail, **fields)
-    if code in INVALID_REQUEST_CODES or status == 400:
+    if code in INVALID_REQUEST_CODES or status in (400, 422):
         return InvalidRequest(detail, **fields)
     # A 404 without a known IPD code is a wrong URL or a gateway page, not a fact about a company.
     return UnexpectedResponse(detail, **fields)

@@ -324,3 +324,96 @@ class Naamgeving(KvkModel):
     startdatum: KvkDate = None
     einddatum: KvkDate = None
     vestigingen: list[NaamgevingVestiging] = Field(default_factory=list)
+
+
+# -- the Mutatieservice (reference-next §6): signal headers and details ------------------------------
+
+
+class Abonnement(KvkModel):
+    id: str
+    actief: bool | None = None
+    startDatum: str | None = None
+    eindDatum: str | None = None
+
+
+class Abonnementen(KvkModel):
+    klantId: str | None = None
+    abonnementen: list[Abonnement] = Field(default_factory=list)
+
+
+class SignaalInfo(KvkModel):
+    """A signal header. KVK spells the number ``kvknummer`` here (lower-case n); both are read."""
+
+    id: str
+    timestamp: str
+    kvknummer: str = Field(validation_alias=AliasChoices("kvknummer", "kvkNummer"))
+    signaalType: str | None = None
+    vestigingsnummer: str | None = None
+
+
+class PagedSignalen(KvkModel):
+    pagina: int = 1
+    aantal: int | None = None
+    totaal: float | None = None
+    totaalPaginas: int = Field(1, ge=0)
+    signalen: list[SignaalInfo] = Field(default_factory=list)
+
+
+class Code(KvkModel):
+    code: str | None = None
+    omschrijving: str | None = None
+
+
+class VoortzettingEnOverdracht(KvkModel):
+    kvkNummer: str | None = None
+    rolBijVoortzettingOverdracht: Code | None = None
+
+
+class GewijzigdeVestiging(KvkModel):
+    vestigingsnummer: str | None = None
+    naamgeving: bool = False
+    adresgegevens: bool = False
+    activiteiten: bool = False
+    algemeen: bool = False
+
+
+class GewijzigdeVestigingen(KvkModel):
+    gewijzigdevestigingen: list[GewijzigdeVestiging] = Field(
+        default_factory=list, validation_alias=AliasChoices("gewijzigdevestigingen", "gewijzigdeVestigingen")
+    )
+
+
+class GewijzigdeEigenaar(KvkModel):
+    bijzondererechtstoestand: bool = False
+    ontbindingEnLiquidatie: bool = False
+    rechtspersoonAdresgegevens: bool = False
+    rechtspersoon: bool = False
+    fusieEnSplitsing: bool = False
+
+
+class GewijzigdeGegevens(KvkModel):
+    eigenaar: GewijzigdeEigenaar | None = None
+    vestigingen: GewijzigdeVestigingen | None = None
+    maOnderneming: dict[str, Any] | None = None
+
+
+class HeeftGewijzigdeVestiging(KvkModel):
+    vestigingsnummer: str | None = None
+    gewijzigdeGegevens: GewijzigdeVestiging | None = None
+
+
+class Signaal(KvkModel):
+    """One signal's detail: what kind of data changed (not the new values)."""
+
+    signaalType: str | None = None
+    registratieTijdstip: str | None = None
+    aanleiding: Code | None = None
+    startdatum: str | None = None
+    persoonRechtsvormOud: str | None = None
+    voortzettingEnOverdracht: VoortzettingEnOverdracht | None = None
+    heeftGewijzigdeGegevens: GewijzigdeGegevens | None = None
+    heeftGewijzigdeVestiging: HeeftGewijzigdeVestiging | None = None
+
+
+class SignaalDetail(KvkModel):
+    signaal: Signaal

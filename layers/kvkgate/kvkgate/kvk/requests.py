@@ -116,3 +116,33 @@ def vestigingsprofiel_request(vestigingsnummer: str, *, geo_data: bool = False) 
 
 def naamgeving_request(kvk_nummer: str) -> KvkRequest:
     return KvkRequest(KvkApi.NAAMGEVING, f"/v1/naamgevingen/kvknummer/{_kvk(kvk_nummer)}", subject=kvk_nummer)
+
+
+# -- the Mutatieservice (reference-next §6) ---------------------------------------------------------
+
+SIGNAL_PAGE_SIZE = 500  # the most KVK allows (10 … 500)
+_ID = re.compile(r"[A-Za-z0-9._~-]{1,100}")
+
+
+def _identifier(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise InvalidRequest(f"{what} must be 1-100 letters, digits, dots, dashes or underscores")
+    return value
+
+
+def abonnementen_request() -> KvkRequest:
+    return KvkRequest(KvkApi.MUTATIESERVICE, "/v1/abonnementen")
+
+
+def signalen_request(abonnement_id: str, vanaf: str, tot: str, pagina: int = 1) -> KvkRequest:
+    """One page of signal headers between ``vanaf`` and ``tot`` (ISO 8601, UTC), the largest page KVK allows."""
+    params = (("vanaf", vanaf), ("tot", tot), ("pagina", str(pagina)), ("aantal", str(SIGNAL_PAGE_SIZE)))
+    path = f"/v1/abonnementen/{_identifier(abonnement_id, 'abonnementId')}"
+    return KvkRequest(KvkApi.MUTATIESERVICE, path, params)
+
+
+def signaal_request(abonnement_id: str, signaal_id: str) -> KvkRequest:
+    path = (
+        f"/v1/abonnementen/{_identifier(abonnement_id, 'abonnementId')}/signalen/{_identifier(signaal_id, 'signaalId')}"
+    )
+    return KvkRequest(KvkApi.MUTATIESERVICE, path)

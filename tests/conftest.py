@@ -258,6 +258,7 @@ def local_aws(kvk_sandbox: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch) 
     defaults = asdict(Behaviour(rate_limit=None))
     kvk_sandbox.sandbox.faults.behaviour.update(defaults)
     kvk_sandbox.sandbox.faults.reset()
+    kvk_sandbox.sandbox.mutaties.reset()  # a test's ended or renamed companies are its own
     with mock_aws():
         # One prefix for every test: the onboarding handler builds its idempotency store once.
         stack = create_stack(

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry
 from kvkgate.app import watch as watching
-from kvkgate.app.http import Call, WatchNeedsAuthentication, serve
+from kvkgate.app.http import Call, serve
 from kvkgate.domain import companies, search, verify
-from kvkgate.domain.contracts import Contract, SearchRequest, TradeNameCheckRequest, ValidationRequest
+from kvkgate.domain.contracts import Contract, SearchRequest, TradeNameCheckRequest, ValidationRequest, WatchRequest
 
 logger = Logger()
 metrics = telemetry.metrics()
@@ -20,12 +20,18 @@ metrics = telemetry.metrics()
 
 def validations(call: Call) -> Contract:
     env = root.environment()
-    request = call.body(ValidationRequest)
-    if request.watch and call.caller.anonymous:
-        raise WatchNeedsAuthentication
+    result = verify.validate(call.body(ValidationRequest), env.registry, call.deadline, env.now(), env.policy)
+    metrics.add_metric(name=f"Verdict{result.verdict.capitalize()}", unit="Count", value=1)
+    return result
+
+
+def watches(call: Call) -> Contract:
+    """A validation whose company is then watched for the customer (authenticated: it costs a call a month)."""
+    env = root.environment()
+    request = call.body(WatchRequest)
     result = verify.validate(request, env.registry, call.deadline, env.now(), env.policy)
     metrics.add_metric(name=f"Verdict{result.verdict.capitalize()}", unit="Count", value=1)
-    if request.watch and env.watch_list is not None:
+    if env.watch_list is not None:
         watching.record(env.watch_list, result, request.customer_id)
     return result
 
@@ -51,9 +57,11 @@ ROUTES = {
     "GET /v1/companies": company_search,
     "GET /v1/companies/{kvkNumber}": company,
     "POST /v1/trade-names/check": trade_name_check,
+    "POST /v1/watches": watches,
 }
-# Every call of these pays KVK: authenticated callers only, unless PUBLIC_PAID_ROUTES opens them.
-PAID_ROUTES = ("GET /v1/companies/{kvkNumber}", "POST /v1/trade-names/check")
+# Every call of these pays KVK (a watch: a call a month, for as long as it lasts): authenticated
+# callers only, unless PUBLIC_PAID_ROUTES opens them.
+PAID_ROUTES = ("GET /v1/companies/{kvkNumber}", "POST /v1/trade-names/check", "POST /v1/watches")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

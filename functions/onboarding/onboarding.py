@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry, texts
-from kvkgate.app.onboarding import FairShare, Keeping, Message, back_off, handle, work_of
+from kvkgate.app.onboarding import FairShare, Keeping, Message, RetryLater, back_off, handle, work_of
 from kvkgate.clock import Deadline
 
 logger = Logger()
@@ -29,6 +29,7 @@ idempotency = IdempotencyConfig(
 )
 RESERVE_SECONDS = 2.0  # left for reporting the batch back to SQS
 share = FairShare(Deadline.after(0), 0)  # this invocation's time, split over its records
+asked: dict[str, float] = {}  # message id -> how long KVK asked us to wait, this invocation
 
 
 def _verify(work: dict[str, Any]) -> dict[str, str]:
@@ -42,18 +43,24 @@ def _verify(work: dict[str, Any]) -> dict[str, str]:
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     work = work_of(record.get("body"), (record.get("attributes") or {}).get("ApproximateReceiveCount"))
-    return root.environment().idempotent(_verify, idempotency)(work=work)
+    try:
+        return root.environment().idempotent(_verify, idempotency)(work=work)
+    except RetryLater as later:
+        if later.retry_after:
+            asked[str(record.get("messageId"))] = later.retry_after  # KVK asked for patience: back off longer
+        raise
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global share
+    asked.clear()
     idempotency.register_lambda_context(context)
     share = FairShare(Deadline.from_lambda_context(context, RESERVE_SECONDS), len(event.get("Records") or []))
     with texts.speaking(root.environment().settings.default_language):  # the result events' messages
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )
-    back_off(event, dict(response), root.environment().redelivery)
+    back_off(event, dict(response), root.environment().redelivery, asked)
     return dict(response)

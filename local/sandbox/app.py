@@ -24,11 +24,18 @@ from starlette.routing import Route
 
 from local.sandbox.dataset import Registry
 from local.sandbox.faults import Behaviour, Faults
+from local.sandbox.mutaties import SUBSCRIPTION_ID, Mutaties, ProblemAnswer
 from local.sandbox.render import Renderer, links, main_branch
 from local.sandbox.search import Query, search
 
 PUBLIC_TEST_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
-API_VERSIONS = {"zoeken": "2.1.0", "basisprofiel": "1.5.0", "vestigingsprofiel": "1.5.0", "naamgeving": "1.1.1"}
+API_VERSIONS = {
+    "zoeken": "2.1.0",
+    "basisprofiel": "1.5.0",
+    "vestigingsprofiel": "1.5.0",
+    "naamgeving": "1.1.1",
+    "mutatieservice": "1.0.9",
+}
 MESSAGES = {
     "IPD0004": "Het KVK-nummer {0} is niet valide.",
     "IPD0005": "Op basis van het KVK-nummer {0} kan het product niet worden geleverd.",
@@ -80,6 +87,7 @@ _ROUTE = re.compile(
     r"|v1/basisprofielen/(?P<kvk>[^/]*)(?:/(?P<sub>eigenaar|hoofdvestiging|vestigingen))?"
     r"|v1/vestigingsprofielen/(?P<branch>[^/]*)"
     r"|v1/naamgevingen/kvknummer/(?P<naming>[^/]*)"
+    r"|v1/(?P<mutaties>abonnementen)(?:/(?P<abonnement>[^/]+)(?:/signalen/(?P<signaal>[^/]+))?)?"
     r")/?$"
 )
 
@@ -109,6 +117,11 @@ def error_response(status: int, code: str, value: str = "", headers: dict[str, s
     )
 
 
+def problem_response(problem: ProblemAnswer) -> Response:
+    """The Mutatieservice's errors: RFC 7807 problem documents, not the ``{"fout": [...]}`` of the other APIs."""
+    return Response(json.dumps(problem.body()), problem.status, SECURITY_HEADERS, media_type="application/json")
+
+
 def _digits(value: str, length: int, code: str) -> str:
     if not re.fullmatch(rf"[0-9]{{{length}}}", value):
         raise KvkAnswer(400, code, value)
@@ -124,10 +137,15 @@ class Sandbox:
         seed: int = 0,
         public_host: str | None = None,
     ) -> None:
-        self.registry = registry
+        self.mutaties = Mutaties(registry)
         self.faults = Faults(behaviour, seed)
         self.keys = keys or Keys()
         self.public_host = public_host
+
+    @property
+    def registry(self) -> Registry:
+        """This sandbox's register: the shared one, with this sandbox's mutations on its own copy."""
+        return self.mutaties.registry
 
     # -- the gateway ---------------------------------------------------------------------------
 
@@ -156,9 +174,12 @@ class Sandbox:
         if delay:
             await asyncio.sleep(delay)
         if self.faults.inject_error():
-            response = (
-                error_response(404, "IPD1003") if behaviour.error_kind == "IPD1003" else error_response(500, "IPD9999")
-            )
+            if api == "mutatieservice":
+                response = problem_response(ProblemAnswer(500, "Internal Server Error"))
+            elif behaviour.error_kind == "IPD1003":
+                response = error_response(404, "IPD1003")
+            else:
+                response = error_response(500, "IPD9999")
         else:
             response = self._answer(request, match, api, production)
         self.faults.served(api, response.status_code, arrived)
@@ -175,6 +196,8 @@ class Sandbox:
 
     @staticmethod
     def _api_name(match: re.Match[str]) -> str:
+        if match["mutaties"]:
+            return "mutatieservice"
         if match["zoeken"]:
             return "zoeken"
         if match["branch"] is not None:
@@ -191,6 +214,8 @@ class Sandbox:
         return Renderer(host + ("/api" if production else "/test/api"), shape)
 
     def _answer(self, request: Request, match: re.Match[str], api: str, production: bool) -> Response:
+        if api == "mutatieservice":
+            return self._mutaties(request, match, production)
         renderer = self._renderer(request, production)
         try:
             if api == "zoeken":
@@ -209,6 +234,19 @@ class Sandbox:
         )
         headers = {**SECURITY_HEADERS, "API-Version": API_VERSIONS[api], **self._gateway_headers(request)}
         return Response(json.dumps(body, ensure_ascii=False), 200, headers, media_type=media)
+
+    def _mutaties(self, request: Request, match: re.Match[str], production: bool) -> Response:
+        try:
+            if match["abonnement"] is None:
+                body = self.mutaties.subscriptions()
+            elif match["signaal"] is None:
+                body = self.mutaties.page(match["abonnement"], dict(request.query_params), mock=not production)
+            else:
+                body = self.mutaties.detail(match["abonnement"], match["signaal"])
+        except ProblemAnswer as problem:
+            return problem_response(problem)
+        headers = {**SECURITY_HEADERS, "API-Version": API_VERSIONS["mutatieservice"], **self._gateway_headers(request)}
+        return Response(json.dumps(body, ensure_ascii=False), 200, headers, media_type="application/json")
 
     # -- the APIs ------------------------------------------------------------------------------
 
@@ -364,6 +402,21 @@ class Sandbox:
             }
         )
 
+    async def mutations(self, request: Request) -> Response:
+        """POST: end, rename or transfer a company, or give it a special legal status, and record the
+        signal (``{"kvkNummer", "kind", "at"?, "name"?, "to"?, "reason"?}``); DELETE: undo them all."""
+        if request.method == "DELETE":
+            self.mutaties.reset()
+            return JSONResponse({"reset": True})
+        try:
+            change = json.loads(await request.body() or b"{}")
+            if not isinstance(change, dict):
+                raise ValueError("body must be a JSON object")
+            signal = self.mutaties.mutate(change, self.faults.behaviour.signal_delay_seconds, time.time())
+        except (ValueError, TypeError) as error:
+            return JSONResponse({"error": str(error)}, 400)
+        return JSONResponse({"signal": signal.header(), "subscription": SUBSCRIPTION_ID}, 201)
+
     async def reset(self, request: Request) -> Response:
         self.faults.reset()
         return JSONResponse({"reset": True})
@@ -393,6 +446,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
             Route("/__sandbox/reset", sandbox.reset, methods=["POST"]),
             Route("/__sandbox/config", sandbox.config, methods=["GET", "PUT", "PATCH", "POST"]),
             Route("/__sandbox/health", sandbox.health, methods=["GET"]),
+            Route("/__sandbox/mutations", sandbox.mutations, methods=["POST", "DELETE"]),
             Route("/{path:path}", sandbox.api, methods=["GET"]),
         ],
         middleware=[Middleware(GZipMiddleware, minimum_size=1024)],

@@ -26,6 +26,8 @@ class Behaviour:
     outage: bool = False
     monthly_quota: int | None = None
     link_shape: LinkShape = "auto"
+    # How long after a mutation its Mutatieservice signal is listed (KVK: within 15 minutes).
+    signal_delay_seconds: float = 60.0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}

@@ -156,3 +156,11 @@ def test_ipv6_budgets_nest_so_a_48_is_not_65536_callers(table: Table, clock: Fak
     within_48 = [from_ip(f"2001:db8:8:{subnet * 256:x}::1") for subnet in range(256)]
     assert allowed_until_refused(table, clock, within_48) == (16, "net:2001:db8:8::/48")
     assert from_ip("198.51.100.7").groups == ()  # IPv4: one address, one caller
+
+
+def test_kvk_asking_for_five_minutes_gets_five_minutes_not_a_retry(api: Api) -> None:
+    api.kvk(error_rate=1.0, error_kind="IPD1003")
+    answered = api.validate(kvkNumber="69599084")
+    assert (answered.status, answered.body["verdict"]) == (200, "unverified")
+    assert answered.headers["retry-after"] == "300"
+    assert api.kvk_calls()["totalCalls"] == 1

@@ -330,3 +330,37 @@ def test_an_unreadable_key_is_unauthorized_not_a_crash(kvk: ScriptedKvk, clock: 
     with pytest.raises(Unauthorized, match="AccessDenied"):
         client.basisprofiel("68750110", deadline=deadline(clock))
     assert kvk.requests == []
+
+
+@pytest.mark.parametrize(("code", "patience"), [("IPD1003", 300.0), ("IPD1002", 900.0)])
+def test_when_kvk_asks_for_patience_it_is_not_asked_again_within_the_request(
+    kvk: ScriptedKvk, clock: FakeClock, code: str, patience: float
+) -> None:
+    kvk.default = lambda request: kvk_json(404, {"fout": [{"code": code, "omschrijving": "Probeer het later."}]})
+    with pytest.raises(TemporarilyUnavailable) as caught:
+        make_client(kvk, clock).zoeken(ZoekQuery(kvkNummer="68750110"), deadline=Deadline.after(60, clock))
+    assert len(kvk.requests) == 1  # one call, then patience
+    assert caught.value.retry_after == patience
+
+
+def test_a_warning_header_or_an_unknown_version_is_counted_as_kvk_announcing_a_change(
+    kvk: ScriptedKvk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kvkgate import telemetry
+
+    counted: list[str] = []
+    monkeypatch.setattr(telemetry, "count", lambda name, value=1.0: counted.append(name))
+    body = recording("zoeken-kvkNummer-69599084.200.json")
+    answers = [
+        {"API-Version": "2.1.0"},
+        {"API-Version": "2.1.0", "warning": '299 - "Deprecated API, use v3 before 2027-06-01"'},
+        {"API-Version": "3.0.0"},
+        {"API-Version": "3.0.0"},
+    ]
+    kvk.script = [kvk_json(200, body, headers) for headers in answers]
+    client = make_client(kvk, clock)
+    for _ in answers:
+        client.zoeken(ZoekQuery(kvkNummer="69599084"), deadline=Deadline.after(60, clock))
+    assert counted.count("KvkAnnouncedChange") == 3
+    said = [record.getMessage() for record in caplog.records if "announced" in record.getMessage()]
+    assert len(said) == 2  # the warning and the new version, each said once

@@ -418,3 +418,15 @@ def test_a_body_that_is_not_text_is_malformed_not_a_crash() -> None:
     verdict, seen = invalid_request('{"detail": {"kvkNumber": "68750110"}, "x": "\ud800"')
     assert verdict == "invalid"
     assert seen["message"] == "The CustomerSignedUp message is malformed: body: not UTF-8"
+
+
+def test_when_kvk_asks_for_minutes_of_patience_the_message_waits_that_long() -> None:
+    """IPD1003 ("probeer het over 5 minuten"): not 30 s, and never an immediate retry."""
+    event = {"Records": [{"messageId": "a", "receiptHandle": "ra", "attributes": {"ApproximateReceiveCount": "1"}}]}
+    delays = Delays()
+    back_off(event, {"batchItemFailures": [{"itemIdentifier": "a"}]}, delays, {"a": 300.0})
+    assert delays.given == [("ra", 300)]
+    outage = FakeRegistry(registrations_=Unavailable.kvk_down(300))
+    with pytest.raises(RetryLater) as later:
+        handle(message(), outage, Published(), Deadline.after(10), lambda: NOW)
+    assert later.value.retry_after == 300

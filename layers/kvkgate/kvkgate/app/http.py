@@ -65,10 +65,6 @@ class AuthenticationRequired(Exception):
     """A paid route was called anonymously (the gateway should have refused it; this is the second lock)."""
 
 
-class WatchNeedsAuthentication(Exception):
-    """``watch: true`` from an anonymous caller: watching costs a KVK call a month per number, forever."""
-
-
 def read_json[Model: BaseModel](body: str | None, is_base64: bool, model: type[Model]) -> Model:
     """Parse and validate a JSON object body; anything else is a :class:`BadRequest`."""
     raw = (body or "").encode("utf-8", "surrogatepass")
@@ -313,8 +309,6 @@ def outcome_to_http(error: Exception) -> tuple[int, dict[str, Any], dict[str, st
         return 403, problem(403, "ORIGIN_NOT_ALLOWED", say("problem.ORIGIN_NOT_ALLOWED")), {}
     if isinstance(error, AuthenticationRequired):
         return 403, problem(403, "AUTHENTICATION_REQUIRED", say("problem.AUTHENTICATION_REQUIRED")), {}
-    if isinstance(error, WatchNeedsAuthentication):
-        return 403, problem(403, "WATCH_NEEDS_AUTHENTICATION", say("problem.WATCH_NEEDS_AUTHENTICATION")), {}
     if isinstance(error, NotRegistered):
         return 404, problem(404, "NOT_REGISTERED", say("reason.NOT_REGISTERED", kvk=error.kvk_number)), {}
     if isinstance(error, NoRoute):

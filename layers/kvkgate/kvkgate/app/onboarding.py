@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,16 @@ LAST_RETRY_SECONDS = 15 * 60
 
 
 class RetryLater(Exception):
-    """KVK could not be asked; let SQS deliver the message again."""
+    """KVK could not be asked; let SQS deliver the message again (not before ``retry_after`` when KVK
+    asked for patience: IPD1003 "probeer het over 5 minuten")."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# SQS keeps a message invisible for at most 12 hours.
+LONGEST_DELAY_SECONDS = 12 * 3600
 
 
 def retry_delay(receive_count: int) -> int:
@@ -59,8 +69,14 @@ def retry_delay(receive_count: int) -> int:
     return int(min(FIRST_RETRY_SECONDS * 2 ** max(receive_count - 1, 0), LAST_RETRY_SECONDS))
 
 
-def back_off(event: dict[str, Any], response: dict[str, Any], redelivery: Redelivery | None) -> None:
-    """Make each record the batch response reports failed come back after its :func:`retry_delay`."""
+def back_off(
+    event: dict[str, Any],
+    response: dict[str, Any],
+    redelivery: Redelivery | None,
+    asked: dict[str, float] | None = None,
+) -> None:
+    """Make each record the batch response reports failed come back after its :func:`retry_delay`,
+    or later when KVK asked for more patience for it (``asked``: message id -> seconds)."""
     if redelivery is None:
         return
     failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
@@ -68,7 +84,9 @@ def back_off(event: dict[str, Any], response: dict[str, Any], redelivery: Redeli
         if isinstance(record, dict) and record.get("messageId") in failed:
             try:
                 count = receive_count(_object(record.get("attributes")).get("ApproximateReceiveCount"))
-                redelivery.later(record["receiptHandle"], retry_delay(count))
+                patience = (asked or {}).get(str(record.get("messageId")), 0.0)
+                delay = min(max(retry_delay(count), math.ceil(patience)), LONGEST_DELAY_SECONDS)
+                redelivery.later(record["receiptHandle"], delay)
             except Exception as error:  # the queue's own visibility timeout still brings it back
                 logger.warning("could not delay the retry of %s: %s", record.get("messageId"), error)
 
@@ -238,7 +256,7 @@ def handle(
             publisher.publish(FAILED, {**_result_detail(customer, result), "deliveries": message.receive_count})
         if budget_spent:
             return result.verdict
-        raise RetryLater("; ".join(reason.message for reason in result.reasons))
+        raise RetryLater("; ".join(reason.message for reason in result.reasons), result.retry_after)
     if parsed.user_pool_id and customer and keep.users is not None:
         _record(keep.users, parsed.user_pool_id, customer, result, message)
     if keep.watch and keep.watch_list is not None:

@@ -14,7 +14,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     StrictStr,
     ValidationError,
     field_validator,
@@ -78,9 +77,6 @@ class ValidationRequest(Request):
     trade_name: NameText | None = None
     postcode: ShortText | None = None
     house_number: str | None = None
-    # Watch the company for this customer after the decision (authenticated callers; issue #23).
-    watch: StrictBool = False
-    customer_id: CustomerId | None = None
 
     @field_validator("postcode")
     @classmethod
@@ -103,9 +99,13 @@ class ValidationRequest(Request):
     def _house_number_needs_postcode(self) -> ValidationRequest:
         if self.house_number is not None and self.postcode is None:
             raise ValueError(say("number.house_number_needs_postcode"))
-        if self.watch and self.customer_id is None:
-            raise ValueError(say("watch.needs_customer"))
         return self
+
+
+class WatchRequest(ValidationRequest):
+    """``POST /v1/watches``: validate, and watch the company for ``customerId`` once it is decided (issue #23)."""
+
+    customer_id: CustomerId
 
 
 class TradeNameCheckRequest(Request):

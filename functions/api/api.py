@@ -32,7 +32,7 @@ def watches(call: Call) -> Contract:
     result = verify.validate(request, env.registry, call.deadline, env.now(), env.policy)
     metrics.add_metric(name=f"Verdict{result.verdict.capitalize()}", unit="Count", value=1)
     if env.watch_list is not None:
-        watching.record(env.watch_list, result, request.customer_id)
+        watching.record(env.watch_list, result, request.customer_id, env.registry, call.deadline)
     return result
 
 

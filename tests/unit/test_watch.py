@@ -407,3 +407,18 @@ def test_a_sweep_on_the_table_resumes_from_its_cursor_after_a_crash(
     bus.fail_after = None
     run_period(watcher, clock, days=2, every=6 * 3600)
     assert sorted(detail["kvkNumber"] for _, detail in bus.events) == numbers(count)
+
+
+def test_a_rename_before_the_first_sweep_is_told_too(watch_list: MemoryWatchList, clock: FakeClock) -> None:
+    """The watch starts from the names the decision saw, not from the sweep's first look."""
+    from tests.unit.test_verify import FakeRegistry, branch, found
+
+    registry = FakeRegistry(registrations_=found(Registrations((branch("Test BV Donald"),), 1)))
+    assert watching.record(watch_list, check(registry), "c-1", registry, Deadline.after(10, clock))
+    kvk = Kvk(register={KVK: (registration(KVK, "Donald Holding B.V."),)})
+    bus = Bus()
+    watcher = Watcher(kvk, watch_list, bus, clock, sweep_days=1)
+    watcher.look(KVK, Deadline.after(60, clock), watching.Report())  # the first look
+    assert [(kind, detail["previousNames"]) for kind, detail in bus.events] == [
+        ("KvkRegistrationChanged", ["Test BV Donald"])
+    ]

@@ -260,7 +260,7 @@ def handle(
     if parsed.user_pool_id and customer and keep.users is not None:
         _record(keep.users, parsed.user_pool_id, customer, result, message)
     if keep.watch and keep.watch_list is not None:
-        watching.record(keep.watch_list, result, customer)
+        watching.record(keep.watch_list, result, customer, registry, deadline)
     publisher.publish(COMPLETED, _result_detail(customer, result))
     return result.verdict
 

@@ -104,7 +104,7 @@ def check_sign_up(
             if result.checks.trade_name.result == "unconfirmed":
                 _ask_for_recheck(event, fields, publisher, timing, settings)  # the name, from the paid allowance
             if watch_list is not None and timing.hard.allows(WATCH_WRITES * timing.aws_call):
-                watching.record(watch_list, result, _text(event.get("userName")))
+                watching.record(watch_list, result, _text(event.get("userName")), registry, timing.decision)
             return
         unverified = result.reasons[-1].code  # the part KVK could not answer comes last
     # Check again later, asynchronously, whatever we decide now.

@@ -28,7 +28,7 @@ from kvkgate import telemetry
 from kvkgate.clock import Clock, Deadline
 from kvkgate.domain.contracts import ValidationResult
 from kvkgate.domain.outcomes import Busy, Unavailable
-from kvkgate.domain.ports import ChangeFeed, Publisher, SignalHeader, Watched, WatchList
+from kvkgate.domain.ports import ChangeFeed, Publisher, Registry, SignalHeader, Watched, WatchList
 from kvkgate.domain.watch import (
     DECIDED,
     EVENT_TYPES,
@@ -56,13 +56,24 @@ class StopHere(Exception):
     """KVK (or the table) could not answer a look: the run stops, and the next one goes on from here."""
 
 
-def record(watch_list: WatchList, result: ValidationResult, customer: str | None) -> bool:
+def record(
+    watch_list: WatchList,
+    result: ValidationResult,
+    customer: str | None,
+    registry: Registry | None = None,
+    deadline: Deadline | None = None,
+) -> bool:
     """Watch the registration of a decided verification for ``customer``: registered and active only
-    (an unregistered or ended number has nothing left to tell). The decision stands either way."""
+    (an unregistered or ended number has nothing left to tell). The decision stands either way.
+
+    What the register showed is the watch's starting point: its names from ``registry`` (the answer
+    the decision was made from, cached: no KVK call), so a rename before the first sweep is told too.
+    """
     if not customer or result.checks.registered != "pass" or result.checks.active != "pass":
         return False
+    start = _as_decided(result.kvk_number, registry, deadline)
     try:
-        recorded = watch_list.watch(result.kvk_number, customer, DECIDED.to_json())
+        recorded = watch_list.watch(result.kvk_number, customer, start.to_json())
     except Exception as error:  # the table is down: the decision stands, the watch is counted missing
         telemetry.count("WatchNotRecorded")
         logger.warning("could not watch %s for a customer: %s: %s", result.kvk_number, type(error).__name__, error)
@@ -70,6 +81,17 @@ def record(watch_list: WatchList, result: ValidationResult, customer: str | None
     if not recorded:
         telemetry.count("WatchNotRecorded")
     return recorded
+
+
+def _as_decided(number: str, registry: Registry | None, deadline: Deadline | None) -> Snapshot:
+    """The registrations the decision saw (from the cache); registered and active if they cannot be had."""
+    if registry is None or deadline is None:
+        return DECIDED
+    try:
+        seen = snapshot_of(registry.registrations(number, deadline).value)
+    except (Unavailable, Busy):
+        return DECIDED
+    return seen if seen.active else DECIDED
 
 
 def forget(watch_list: WatchList, customer: str) -> int:
@@ -98,6 +120,7 @@ class Watcher:
         self.publisher = publisher
         self.clock = clock
         self.step = sweep_days * 86_400 / SWEEP_BUCKETS
+        self._subscription: str | None = None  # found once per environment ("auto")
 
     # -- the free sweep ------------------------------------------------------------------------------
 
@@ -173,7 +196,8 @@ class Watcher:
     def poll(self, configured: str, deadline: Deadline) -> Report:
         report = Report()
         try:
-            subscription = self.feed.subscription(configured, deadline)
+            subscription = self._subscription or self.feed.subscription(configured, deadline)
+            self._subscription = subscription
             if subscription is None:
                 report.stopped = "no active Mutatieservice subscription"
                 return report

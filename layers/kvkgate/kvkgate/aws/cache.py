@@ -211,8 +211,9 @@ class DynamoStore:
 
     def expire(self, key: CacheKey, now: float, keep_stale: bool) -> None:
         """Make a stored answer no longer fresh (and, unless ``keep_stale``, no longer usable at all)."""
-        update = "SET freshUntil = :now" + ("" if keep_stale else ", expiresAt = :gone")
-        values = {":now": {"N": f"{now:.3f}"}} | ({} if keep_stale else {":gone": {"N": str(int(now))}})
+        # Not "now": a stored time is rounded, and a rounded-up "now" would still be fresh a moment longer.
+        update = "SET freshUntil = :never" + ("" if keep_stale else ", expiresAt = :gone")
+        values = {":never": {"N": "0"}} | ({} if keep_stale else {":gone": {"N": str(int(now))}})
         try:
             self._client.update_item(
                 TableName=self._table,

@@ -16,7 +16,7 @@ from kvkgate.aws.watch import MAX_CUSTOMERS_PER_NUMBER, DynamoWatchList, bucket_
 from kvkgate.clock import Deadline
 from kvkgate.domain.outcomes import Unavailable
 from kvkgate.domain.ports import Answer, Registration, Registrations, Signal, SignalHeader, Watched
-from kvkgate.domain.watch import DECIDED, SWEEP_BUCKETS
+from kvkgate.domain.watch import DECIDED, EVENT_TYPES, SWEEP_BUCKETS, Change, event_detail
 from tests.conftest import FakeClock, Table
 from tests.unit.test_verify import KVK, check
 
@@ -422,3 +422,23 @@ def test_a_rename_before_the_first_sweep_is_told_too(watch_list: MemoryWatchList
     assert [(kind, detail["previousNames"]) for kind, detail in bus.events] == [
         ("KvkRegistrationChanged", ["Test BV Donald"])
     ]
+
+
+REASON = {"code": "OO", "description": ""}
+SAMPLES = [
+    ("ended", Change(KVK, "ended", "s", "mutatieservice", "t", reason=REASON, names=("a",), previous_names=("a",))),
+    ("changed", Change(KVK, "changed", "s", "sweep", "t", parts=("name",), names=("b",), previous_names=("a",))),
+    ("transferred", Change(KVK, "transferred", "s", "mutatieservice", "t", to_kvk_number="69599084", reason=REASON)),
+]
+
+
+@pytest.mark.parametrize(("example", "change"), SAMPLES)
+def test_the_sample_events_are_what_the_code_sends(example: str, change: Change) -> None:
+    import json
+    from pathlib import Path
+
+    sample = json.loads(
+        (Path(__file__).parents[2] / "events" / f"eventbridge-kvk-registration-{example}.json").read_text()
+    )
+    assert sample["detail-type"] == EVENT_TYPES[change.kind]
+    assert set(sample["detail"]) == set(event_detail(change, "c-123"))

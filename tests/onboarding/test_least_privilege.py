@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import time
 from typing import Any
+
+import httpx
 
 from kvkgate import root
 from local.apigw import HttpApi, sigv4_authorization
@@ -19,7 +23,7 @@ from tests.onboarding.conftest import Stack, signup_event
 from tests.onboarding.test_presignup import cognito_event
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
-READS = {"GetItem"}
+READS = {"GetItem", "Query"}
 
 
 def allowed_by_template() -> dict[str, list[tuple[set[str], list[str]]]]:
@@ -27,7 +31,7 @@ def allowed_by_template() -> dict[str, list[tuple[set[str], list[str]]]]:
     resources = load_template()["Resources"]
     shared = resources["KvkgateTableAccess"]["Properties"]["PolicyDocument"]["Statement"]
     grants: dict[str, list[tuple[set[str], list[str]]]] = {}
-    for name in ("ApiFunction", "PreSignUpFunction", "OnboardingFunction"):
+    for name in ("ApiFunction", "PreSignUpFunction", "OnboardingFunction", "WatchFunction"):
         statements: list[dict[str, Any]] = []
         for policy in resources[name]["Properties"]["Policies"]:
             if policy == {"Ref": "KvkgateTableAccess"}:
@@ -57,6 +61,9 @@ def test_every_table_key_a_function_uses_is_one_its_policy_allows(stack: Stack) 
         key = params.get("Key") or params.get("Item") or {}
         if "pk" in key:
             seen.append((running["function"], model.name, key["pk"]["S"]))
+        elif model.name == "Query":  # the partition asked for is the key condition's value
+            (partition,) = params["ExpressionAttributeValues"].values()
+            seen.append((running["function"], model.name, partition["S"]))
 
     client = root.environment().dynamodb
     client.meta.events.register("provide-client-params.dynamodb", record)
@@ -69,6 +76,7 @@ def test_every_table_key_a_function_uses_is_one_its_policy_allows(stack: Stack) 
         ("POST", "/v1/validations", {"kvkNumber": "68750110", "tradeName": "Gebr. Jansen & Zn"}),
         ("GET", "/v1/companies/69599084", None),
         ("POST", "/v1/trade-names/check", {"kvkNumber": "90006623", "tradeName": "Mijn 3e handelsnaam"}),
+        ("POST", "/v1/watches", {"kvkNumber": "69599084", "customerId": "crm-least"}),
     ]:
         payload = json.dumps(body).encode() if body else b""
         anonymous = api.handle(method, path, payload, {"content-type": "application/json"}, "", "198.51.100.20")
@@ -80,6 +88,23 @@ def test_every_table_key_a_function_uses_is_one_its_policy_allows(stack: Stack) 
     load_handler(spec)(cognito_event(**{"custom:kvk_number": "90000749"}), LambdaContext(spec))
     running["function"] = "OnboardingFunction"
     stack.run_worker([stack.record(json.dumps(signup_event("90001354", "c-least")))])
+    deleted = {**signup_event("90001354", "c-least"), "detail-type": "CustomerDeleted"}
+    stack.run_worker([stack.record(json.dumps(deleted))])
+    running["function"] = "WatchFunction"
+    stack.kvk(signal_delay_seconds=0)
+    change = {"kvkNummer": "69599084", "kind": "ended", "at": time.time() - 300}  # watched through /v1/watches
+    assert httpx.post(stack.sandbox.url + "/__sandbox/mutations", json=change).status_code == 201
+    watcher = specs["WatchFunction"]
+    os.environ["MUTATIESERVICE_SUBSCRIPTION"] = "auto"
+    try:
+        root.reset()
+        root.environment().dynamodb.meta.events.register("provide-client-params.dynamodb", record)
+        for task in ("signals", "sweep"):
+            report = load_handler(watcher)({"task": task}, LambdaContext(watcher))
+            assert not report.get("stopped"), report
+    finally:
+        del os.environ["MUTATIESERVICE_SUBSCRIPTION"]
+    assert ("WatchFunction", "Query", "KVK#69599084") in seen  # the signal made it forget the cached answers
 
     grants = allowed_by_template()
     assert {function for function, _, _ in seen} == set(grants), "every function used the table"

@@ -101,3 +101,26 @@ def test_the_free_sweep_finds_an_ended_company_without_a_subscription(
         root.reset()
     assert report["looked_at"] == 1
     assert told(stack) == [("KvkRegistrationEnded", "c-swept", number)]
+
+
+def test_after_a_signal_the_cache_does_not_answer_with_what_was_true_before(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = generated(13)["kvkNummer"]
+    sign_up_through_the_worker(stack, monkeypatch, number, "c-cached")  # the table now holds "active"
+    deregister(stack, number)
+    poll_signals(stack, monkeypatch)
+    assert stack.aws is not None
+    stack.aws.as_deployed("ApiFunction", monkeypatch)
+    event = {
+        "version": "2.0",
+        "routeKey": "POST /v1/validations",
+        "rawPath": "/v1/validations",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "sourceIp": "198.51.100.30"}, "requestId": "r-2"},
+        "body": json.dumps({"kvkNumber": number}),
+        "isBase64Encoded": False,
+    }
+    answer = json.loads(invoke("ApiFunction", event)["body"])
+    # What the register says since the signal (the poller fetched it afresh), not the cached "active".
+    assert (answer["verdict"], answer["reasons"][0]["code"]) == ("invalid", "INACTIVE")

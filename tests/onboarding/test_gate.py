@@ -258,3 +258,16 @@ def test_a_malformed_sqs_record_fails_only_itself(stack: Stack) -> None:
     response = stack.run_worker([good, broken])
     assert response == {"batchItemFailures": [{"itemIdentifier": broken["messageId"]}]}
     assert [event["detail"]["customerId"] for event in stack.results()] == ["c-good"]
+
+
+def test_a_decision_for_a_pool_this_stack_does_not_guard_is_published_not_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert stack.aws is not None
+    _, pool = user_pool()
+    stack.aws.as_deployed("OnboardingFunction", monkeypatch)
+    monkeypatch.setenv("USER_POOL_ID", pool)
+    root.reset()
+    body = json.dumps(signup_event("69599084", "u-elsewhere", userPoolId="eu-west-1_another"))
+    assert stack.run_worker([stack.record(body)])["batchItemFailures"] == []
+    assert [event["detail"]["customerId"] for event in stack.results()] == ["u-elsewhere"]

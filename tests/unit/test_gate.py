@@ -209,7 +209,7 @@ class Pool:
         assert user_pool_id == "eu-west-1_pool"
         return self.members
 
-    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> None:
+    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> bool:
         raise AssertionError("the sweep only queues")
 
 

@@ -296,7 +296,8 @@ def decision_of(result: ValidationResult) -> str:
 
 def _record(users: UserPool, pool: str, user: str, result: ValidationResult, message: Message) -> None:
     try:
-        users.record_decision(pool, user, decision_of(result))
+        if not users.record_decision(pool, user, decision_of(result)):
+            logger.warning("a decision for user pool %s, which this stack does not guard, is published only", pool)
     except UserNotFound:
         if message.receive_count < USER_CREATION_DELIVERIES:
             raise RetryLater(f"user {user} is not in the pool yet") from None

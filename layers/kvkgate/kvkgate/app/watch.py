@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from kvkgate import telemetry
 from kvkgate.clock import Clock, Deadline
 from kvkgate.domain.contracts import ValidationResult
-from kvkgate.domain.outcomes import Busy, Unavailable
+from kvkgate.domain.outcomes import Busy, TooManyRequests, Unavailable
 from kvkgate.domain.ports import ChangeFeed, Publisher, Registry, SignalHeader, Watched, WatchList
 from kvkgate.domain.watch import (
     DECIDED,
@@ -89,7 +89,7 @@ def _as_decided(number: str, registry: Registry | None, deadline: Deadline | Non
         return DECIDED
     try:
         seen = snapshot_of(registry.registrations(number, deadline).value)
-    except (Unavailable, Busy):
+    except (Unavailable, TooManyRequests):
         return DECIDED
     return seen if seen.active else DECIDED
 

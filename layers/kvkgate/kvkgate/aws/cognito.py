@@ -38,9 +38,9 @@ class CognitoUserPool:
     def guards(self, user_pool_id: str) -> bool:
         return user_pool_id in self._pools
 
-    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> None:
+    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> bool:
         if not self.guards(user_pool_id):
-            raise PoolNotGuarded(f"user pool {user_pool_id!r} is not the one this stack guards")
+            return False  # another pool's trigger sent it: this stack has no rights there
         try:
             self._client.admin_update_user_attributes(
                 UserPoolId=user_pool_id,
@@ -51,6 +51,7 @@ class CognitoUserPool:
             if _code(error) == "UserNotFoundException":
                 raise UserNotFound(user_name) from None
             raise
+        return True
 
     def users(self, user_pool_id: str) -> Iterator[SignedUpUser]:
         if not self.guards(user_pool_id):

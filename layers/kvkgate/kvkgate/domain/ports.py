@@ -157,10 +157,10 @@ class SignedUpUser:
 class UserPool(Protocol):
     """The Cognito user pool(s) behind the pre-sign-up trigger: where sign-up decisions are recorded."""
 
-    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> None:
-        """Write ``decision`` on the user, in an attribute users cannot write.
-
-        Raises :class:`~kvkgate.domain.outcomes.UserNotFound` when the pool has no such user (yet)."""
+    def record_decision(self, user_pool_id: str, user_name: str, decision: str) -> bool:
+        """Write ``decision`` on the user, in an attribute users cannot write; False for a pool this
+        stack does not guard. Raises :class:`~kvkgate.domain.outcomes.UserNotFound` when the pool has
+        no such user (yet)."""
 
     def users(self, user_pool_id: str) -> Iterable[SignedUpUser]:
         """Every user of the pool, page by page."""

@@ -24,8 +24,6 @@ import collections
 import contextlib
 import datetime as dt
 import json
-import logging
-import os
 import random
 import subprocess
 import sys
@@ -35,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import table
+from bench.common import quiet_offline_aws, table
 
 DAY = 86_400.0
 START = dt.datetime(2026, 12, 1, tzinfo=dt.UTC).timestamp()  # a month's first day: the budget starts empty
@@ -293,14 +291,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
-    os.environ.update(
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="CRITICAL",
-    )
-    logging.disable(logging.CRITICAL)  # a day of refusals would print a day of warnings
+    quiet_offline_aws()
 
     runs = [run_day(args, protected=True)]
     if not args.no_baseline:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,3 +29,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
+
+
+def quiet_offline_aws() -> None:
+    """What every simulated-stack benchmark sets: in-process moto's fake credentials, and no metric
+    or log lines (a simulated day of refusals would print a day of warnings)."""
+    os.environ.update(
+        AWS_DEFAULT_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's, not a secret
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="CRITICAL",
+    )
+    logging.disable(logging.CRITICAL)

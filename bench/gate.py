@@ -26,8 +26,6 @@ import collections
 import contextlib
 import io
 import json
-import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.abuse import sandbox_process
-from bench.common import table
+from bench.common import quiet_offline_aws, table
 
 SIGNUP_SOURCE = "app.signup"
 
@@ -406,14 +404,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--phases", default="abc")
     args = parser.parse_args()
-    os.environ.update(
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="CRITICAL",
-    )
-    logging.disable(logging.CRITICAL)
+    quiet_offline_aws()
     phases = {"a": made_up_names, "b": flood, "c": outage}
     started = time.perf_counter()
     now: dict[str, Any] = {}

@@ -29,8 +29,6 @@ import collections
 import contextlib
 import io
 import json
-import logging
-import os
 import random
 import statistics
 import time
@@ -40,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import table
+from bench.common import quiet_offline_aws, table
 
 DAY = 86_400.0
 START = 1_796_256_000.0  # 2026-12-01T00:00:00Z: a month's first day
@@ -333,14 +331,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--sources", default="sweep,mutatieservice")
     args = parser.parse_args()
-    os.environ.update(
-        AWS_DEFAULT_REGION="eu-west-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="CRITICAL",
-    )
-    logging.disable(logging.CRITICAL)
+    quiet_offline_aws()
     runs = []
     with sandbox_process() as sandbox:
         for source in args.sources.split(","):

@@ -399,14 +399,17 @@ def test_a_sweep_on_the_table_resumes_from_its_cursor_after_a_crash(
     kvk = watched_world(table_watch_list, count)
     bus = Bus()
     watcher = Watcher(kvk, table_watch_list, bus, clock, sweep_days=1)
+    watcher.sweep(Deadline.after(240, clock))  # the cursor starts here
     for number in numbers(count):
         kvk.register[number] = (registration(number, f"Bedrijf {number}", active=False),)
+    clock.advance(DAY)  # a whole period later: every bucket is due in one run
     bus.fail_after = 7
     with pytest.raises(ConnectionError):
-        run_period(watcher, clock, days=1, every=6 * 3600)
+        watcher.sweep(Deadline.after(240, clock))
     bus.fail_after = None
-    run_period(watcher, clock, days=2, every=6 * 3600)
+    watcher.sweep(Deadline.after(240, clock))
     assert sorted(detail["kvkNumber"] for _, detail in bus.events) == numbers(count)
+    assert len(kvk.looked_at) <= count + SWEEP_BATCH  # at most one batch looked at twice
 
 
 def test_a_rename_before_the_first_sweep_is_told_too(watch_list: MemoryWatchList, clock: FakeClock) -> None:

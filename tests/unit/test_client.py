@@ -330,3 +330,24 @@ def test_an_unreadable_key_is_unauthorized_not_a_crash(kvk: ScriptedKvk, clock: 
     with pytest.raises(Unauthorized, match="AccessDenied"):
         client.basisprofiel("68750110", deadline=deadline(clock))
     assert kvk.requests == []
+
+
+def test_a_key_secret_that_is_unusable_is_a_configuration_error_naming_its_setting(
+    kvk: ScriptedKvk, clock: FakeClock
+) -> None:
+    """Missing, forbidden or still the placeholder: not KVK being unavailable, and not worth a retry."""
+    from kvkgate.config import ConfigError
+    from kvkgate.kvk.keys import SecretUnusable
+
+    class Misconfigured:
+        def get(self, *, refresh: bool = False) -> ApiKey:
+            error = SecretUnusable("could not read the KVK API key secret 'kvk': ResourceNotFoundException")
+            error.setting = "KVK_API_KEY_SECRET_ID"
+            raise error
+
+    client = KvkClient(BASE, Misconfigured(), clock=clock, transport=kvk.transport())
+    with pytest.raises(ConfigError, match="KVK_API_KEY_SECRET_ID: could not read") as caught:
+        client.basisprofiel("68750110", deadline=deadline(clock))
+    assert caught.value.settings == ("KVK_API_KEY_SECRET_ID",)
+    assert not isinstance(caught.value, ValueError)  # nothing above may read it as an unreadable KVK answer
+    assert kvk.requests == []

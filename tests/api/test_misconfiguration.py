@@ -17,6 +17,11 @@ from tests.conftest import SECRET_KEY, flushed
 MISSING_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kvkgate-nothing-here-AbCdEf"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_metrics(fresh_metrics: None) -> None:
+    """Each test counts only its own metrics (other tests may leave some in the shared set unflushed)."""
+
+
 def validate(api: Api) -> Answer:
     return api.validate(kvkNumber="69599084", tradeName="Test EMZ Dagobert")
 

@@ -20,6 +20,11 @@ from tests.onboarding.test_presignup import cognito_event, sign_up
 MISSING_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kvkgate-nothing-here-AbCdEf"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_metrics(fresh_metrics: None) -> None:
+    """Each test counts only its own metrics (other tests may leave some in the shared set unflushed)."""
+
+
 def as_deployed(stack: Stack, logical_id: str, monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
     assert stack.aws is not None
     stack.aws.as_deployed(logical_id, monkeypatch)

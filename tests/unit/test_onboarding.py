@@ -109,7 +109,7 @@ def test_a_busy_kvk_is_retried_like_an_outage() -> None:
 
 
 def test_a_misconfiguration_is_retried_and_reported_under_its_reason_on_the_last_delivery(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, fresh_metrics: None
 ) -> None:
     misconfigured = FakeRegistry(registrations_=ConfigError("invalid configuration: X: must be set", ("X",)))
     verdict, published = run(misconfigured, message(receive_count=9))

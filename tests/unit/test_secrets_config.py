@@ -322,3 +322,9 @@ def test_a_bad_setting_names_every_variable_at_fault() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"KVK_RATE_LIMIT_PER_SECOND": "fast", "CACHE_TTL_SECONDS": "-1"})
     assert set(caught.value.settings) == {"KVK_RATE_LIMIT_PER_SECOND", "CACHE_TTL_SECONDS"}
+
+
+def test_the_kvk_key_is_reported_under_its_own_setting_by_default(aws: None, clock: FakeClock) -> None:
+    with pytest.raises(SecretError) as caught:
+        SecretsManagerApiKey("kvk/absent", clock=clock).get()
+    assert caught.value.setting == "KVK_API_KEY_SECRET_ID"

@@ -20,13 +20,18 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint build test unit run invoke browser sandbox bench-limiter bench-api bench-onboarding bench-names bench-abuse bench-gate bench-watch mutation clean
+.PHONY: help install lint format typecheck template-lint build test unit run invoke publish browser sandbox bench-limiter bench-api bench-onboarding bench-names bench-abuse bench-gate bench-watch mutation clean deploy delete kvk-key
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
 	@echo "                     template parameters: make run PARAMETERS='PublicPaidRoutes=true'"
 	@echo "make test            install what is missing, then lint, type-check, template checks and the test suite"
 	@echo "make invoke FN=ApiFunction EVENT=events/api-validations-valid.json   like sam local invoke, without Docker"
+	@echo "make publish EVENT=events/eventbridge-customer-signed-up.json   put an event on make run's bus (events/README.md)"
+	@echo "make deploy          build and deploy to AWS with your credentials (first run guided); PARAMETERS='Key=Value ...'"
+	@echo "                     adds to samconfig.toml's parameters; CONFIG_ENV=production for samconfig's production stack"
+	@echo "make kvk-key         put your KVK API key in the deployed stack's secret (asked without echo)"
+	@echo "make delete          delete the deployed stack (the table is kept: docs/deploy.md)"
 	@echo "make lint|typecheck|template-lint|build|unit   one part of that (build: sam build with Python 3.12)"
 	@echo "make sandbox         the offline KVK test environment on 127.0.0.1:$${KVK_SANDBOX_PORT:-8089} (Ctrl-C stops it)"
 	@echo "make bench-limiter   benchmark: 20 environments against a KVK that enforces the configured rate (10/s), with and without the global limiter; overload"
@@ -109,6 +114,10 @@ invoke: $(VENV)/.installed
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	@$(BIN)/python -m local.invoke $(FN) $(EVENT)
 
+publish: $(VENV)/.installed
+	@test -n "$(EVENT)" || { echo "usage: make publish EVENT=events/eventbridge-customer-signed-up.json (while make run runs)"; exit 2; }
+	@$(BIN)/python -m local.publish $(EVENT)
+
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m local.sandbox $(SANDBOX_ARGS)
 
@@ -139,3 +148,27 @@ mutation: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache
+
+# -- AWS (docs/deploy.md) --------------------------------------------------------------------------
+# The caller's own AWS credentials and region: never the fake test ones exported at the top.
+OWN_AWS := env $(if $(filter file,$(origin AWS_ACCESS_KEY_ID)),-u AWS_ACCESS_KEY_ID) \
+	$(if $(filter file,$(origin AWS_SECRET_ACCESS_KEY)),-u AWS_SECRET_ACCESS_KEY) \
+	$(if $(filter file,$(origin AWS_DEFAULT_REGION)),-u AWS_DEFAULT_REGION)
+CONFIG_ENV ?= default
+DEPLOY := $(OWN_AWS) CONFIG_ENV=$(CONFIG_ENV)
+
+# Credentials are checked first (one sentence without them, nothing built); then sam build and sam deploy.
+deploy: $(VENV)/.installed
+	@$(DEPLOY) $(BIN)/python -m local.deploy check --target deploy
+	@$(MAKE) --no-print-directory build
+	@$(DEPLOY) $(SAM_BIN)/python -m local.deploy deploy --parameters "$(PARAMETERS)"
+
+kvk-key: $(VENV)/.installed
+	@$(DEPLOY) $(BIN)/python -m local.deploy check --target kvk-key
+	@$(MAKE) --no-print-directory $(SAM_VENV)/.installed
+	@$(DEPLOY) $(SAM_BIN)/python -m local.deploy kvk-key
+
+delete: $(VENV)/.installed
+	@$(DEPLOY) $(BIN)/python -m local.deploy check --target delete
+	@$(MAKE) --no-print-directory $(SAM_VENV)/.installed
+	@$(DEPLOY) $(SAM_BIN)/python -m local.deploy delete

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +290,7 @@ def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[
     import httpx
     from moto import mock_aws
 
+    from kvkgate.app.http import network_caller
     from kvkgate.clock import Deadline
     from kvkgate.config import load_settings
     from kvkgate.domain.contracts import ValidationRequest
@@ -306,14 +309,21 @@ def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[
             {"KVK_BASE_URL": sandbox.test_url, "TABLE_NAME": table, "KVK_RATE_LIMIT_PER_SECOND": "100"}
         )
         environment = Environment(
-            config, Overrides(api_key=StaticApiKey(PUBLIC_TEST_KEY), observe=lambda api, outcome: None)
+            config,
+            Overrides(api_key=StaticApiKey(PUBLIC_TEST_KEY), observe=lambda api, outcome: None, caller_secret=b"bench"),
         )
+        table_use = TableUse()
+        environment.dynamodb.meta.events.register("provide-client-params.dynamodb.*", table_use.count)
         verdicts: dict[str, int] = {}
+        rng = random.Random(7)
         for request in requests:
-            result = validate(
-                ValidationRequest.model_validate(request), environment.registry, Deadline.after(10), dt_now()
-            )
+            # Each validation from a browser of its own, as a sign-up form's are: its caller budget is charged.
+            with environment.caller_scope(network_caller(f"198.{rng.randrange(256)}.{rng.randrange(256)}.7")):
+                result = validate(
+                    ValidationRequest.model_validate(request), environment.registry, Deadline.after(10), dt_now()
+                )
             verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+        environment.dynamodb.meta.events.unregister("provide-client-params.dynamodb.*", table_use.count)
         stats = httpx.get(sandbox.url + "/__sandbox/stats").json()
         httpx.post(sandbox.url + "/__sandbox/reset")
         naive_failures = 0
@@ -349,7 +359,40 @@ def paid_calls(requests: list[dict[str, str]], naive_sample: int) -> tuple[list[
         "verdicts": verdicts,
         "free_calls": stats["calls"].get("zoeken", 0),
         "paid_calls": stats["paidCalls"],
+        "dynamodb_per_validation": table_use.per(len(requests)),
     }
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values (strings in UTF-8, binary as is)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, data),) = value.items()
+        size += len(name.encode()) + (len(data) if kind == "B" else len(str(data).encode()))
+    return size
+
+
+@dataclass
+class TableUse:
+    """DynamoDB requests by operation, and the write units the stored items take (1 KB each)."""
+
+    operations: dict[str, int] = field(default_factory=dict)
+    put_units: int = 0
+
+    def count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.operations[model.name] = self.operations.get(model.name, 0) + 1
+        if model.name == "PutItem":
+            self.put_units += max(1, math.ceil(_item_bytes(params["Item"]) / 1024))
+
+    def per(self, validations: int) -> dict[str, float]:
+        reads = self.operations.get("GetItem", 0)
+        updates = self.operations.get("UpdateItem", 0)
+        return {
+            "reads": round(reads / validations, 3),
+            "writes": round((updates + self.operations.get("PutItem", 0)) / validations, 3),
+            "write_units": round((updates + self.put_units) / validations, 3),
+            **{name: round(count / validations, 3) for name, count in sorted(self.operations.items())},
+        }
 
 
 def dt_now() -> Any:

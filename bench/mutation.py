@@ -75,11 +75,16 @@ MODULES: dict[str, tuple[str, ...]] = {
     "aws/limits.py": ("tests/unit/test_limits.py", "tests/unit/test_limiter_lead.py"),
     "aws/callers.py": ("tests/unit/test_callers.py",),
     # The worker's tests start a moto stack and the KVK sandbox (seconds each): the unit tests kill first.
-    "app/onboarding.py": ("tests/unit/test_onboarding.py", "tests/onboarding/test_worker.py"),
+    "app/onboarding.py": (
+        "tests/unit/test_onboarding.py",
+        "tests/onboarding/test_worker.py",
+        "tests/onboarding/test_misconfiguration.py",
+    ),
     "app/presignup.py": (
         "tests/unit/test_presignup.py",
         "tests/onboarding/test_presignup.py",
         "tests/onboarding/test_presignup_limits.py",
+        "tests/onboarding/test_misconfiguration.py",
     ),
     "kvk/keys.py": ("tests/unit/test_secrets_config.py", "tests/unit/test_client.py"),
     # The log filters: botocore's (Secrets Manager bodies) and httpcore's (KVK's gateway echoes the key).

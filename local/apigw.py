@@ -15,12 +15,14 @@ parameters (its signature is not verified: there is no key set offline). What th
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -203,9 +205,16 @@ def _pattern(path: str) -> re.Pattern[str]:
 class HttpApi:
     """The template's HttpApi routes, dispatched to the real handlers in this process."""
 
-    def __init__(self, specs: Iterable[FunctionSpec], access: RouteAccess | None = None) -> None:
+    def __init__(
+        self,
+        specs: Iterable[FunctionSpec],
+        access: RouteAccess | None = None,
+        host: Callable[[FunctionSpec], AbstractContextManager[None]] | None = None,
+    ) -> None:
         self.routes = [(route, _pattern(route.path), spec) for spec in specs for route in spec.routes]
         self.access = access or RouteAccess.from_template()
+        # Each call inside its function's own environment (make run); by default the process's.
+        self.host = host or (lambda spec: contextlib.nullcontext())
 
     def match(self, method: str, path: str) -> tuple[FunctionSpec, str, dict[str, str]] | None:
         for route, pattern, spec in self.routes:
@@ -232,7 +241,8 @@ class HttpApi:
                 json.dumps({"message": refused.message}).encode(),
             )
         event = http_event(method, path, body or None, headers, query, route_key, parameters, source_ip, authorizer)
-        result = load_handler(spec)(event, LambdaContext(spec))
+        with self.host(spec):
+            result = load_handler(spec)(event, LambdaContext(spec))
         return _from_result(result)
 
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -6,6 +6,10 @@ invocation (KVK sandbox, moto with the template's resources). Prints the respons
 exits 0 on success, 1 when the handler raised, failed to import or timed out (never hangs).
 ``EVENT="a.json b.json"`` runs several events in turn through one warm environment and prints a
 list of ``{"event", "status", "response"}``, exiting with the worst status.
+
+A Cognito trigger's refusal is an answer, not a failure: it prints Lambda's error document (what
+Cognito shows the person) and ``refused: ...`` on stderr, and exits 0. An event of another kind than
+the function takes (a bus event for the SQS worker) exits 2 saying which event goes where.
 """
 
 from __future__ import annotations
@@ -51,14 +55,67 @@ def invoke_each(function: str, events: list[dict[str, Any]], template: Path) -> 
         }
         return [(2, unknown)] * len(events)
     spec = specs[function]
+    misplaced = [_misplaced(spec, event) for event in events]
+    if any(misplaced):
+        skipped = "not run: another event of the list does not fit the function"
+        return [(2, {"errorMessage": problem or skipped, "errorType": "WrongEvent"}) for problem in misplaced]
     with running(api_port=0, kvk_port=0, aws_port=0, poll=False) as stack:
         from local.lambda_runtime import function_environment
+        from local.stack import environment_for
 
-        os.environ.update(function_environment(spec, stack.resources, {"KVK_BASE_URL": stack.kvk_url}))
-        return [_call(spec, event) for event in events]
+        variables = function_environment(spec, stack.resources, {"KVK_BASE_URL": stack.kvk_url})
+        os.environ.update(variables)  # its logs name it, as SAM's would
+        environment = environment_for(function, variables)  # its own, as in its own Lambda
+        return [_call(spec, event, environment) for event in events]
 
 
-def _call(spec: Any, event: dict[str, Any]) -> tuple[int, Any]:
+# What each kind of template event delivers; a function without events is a Cognito trigger.
+_KINDS = {"HttpApi": "API Gateway requests", "SQS": "SQS batches", "Schedule": "scheduled events"}
+_SAMPLES = {
+    "API Gateway requests": "events/api-*.json",
+    "SQS batches": "events/onboarding-sqs-batch.json",
+    "Cognito trigger events": "events/presignup-*.json, events/postconfirmation-*.json",
+    "scheduled events": "events/sweep-scheduled.json, events/watch-*.json",
+}
+
+
+def _kind(event: object) -> str | None:
+    if not isinstance(event, dict):
+        return None
+    if "routeKey" in event or "requestContext" in event:
+        return "API Gateway requests"
+    if isinstance(event.get("Records"), list):
+        return "SQS batches"
+    if "triggerSource" in event:
+        return "Cognito trigger events"
+    if event.get("detail-type") == "Scheduled Event":
+        return "scheduled events"
+    if "detail-type" in event:
+        return "bus events"
+    return None
+
+
+def _misplaced(spec: Any, event: object) -> str | None:
+    """Why ``event`` is not one ``spec`` takes (None when it is, or its kind is unknown)."""
+    kind = _kind(event)
+    takes = {_KINDS[item["Type"]] for item in spec.events.values() if item.get("Type") in _KINDS}
+    takes = takes or {"Cognito trigger events"}
+    if kind is None or kind in takes:
+        return None
+    wanted = ", ".join(sorted(takes))
+    samples = "; ".join(_SAMPLES[item] for item in sorted(takes) if item in _SAMPLES)
+    if kind == "bus events":
+        detail_type = event.get("detail-type") if isinstance(event, dict) else None
+        return (
+            f"{spec.logical_id} takes {wanted} ({samples}), and this is an event for the bus ({detail_type}):"
+            " with make run running, put it on the bus with make publish EVENT=<file>"
+        )
+    return f"{spec.logical_id} takes {wanted} ({samples}), not {kind}; see events/README.md"
+
+
+def _call(spec: Any, event: dict[str, Any], environment: Any) -> tuple[int, Any]:
+    from kvkgate import root
+    from kvkgate.app.presignup import SignUpRefused
     from local.lambda_runtime import LambdaContext, load_handler
 
     outcome: dict[str, Any] = {}
@@ -67,9 +124,11 @@ def _call(spec: Any, event: dict[str, Any]) -> tuple[int, Any]:
         try:
             # Like SAM: the function's logs (Powertools writes to stdout) go to stderr, the response
             # to stdout. Imported inside, so loggers created at import bind to the redirected stream.
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), root.hosting(environment):
                 handler = load_handler(spec)
                 outcome["response"] = handler(event, LambdaContext(spec))
+        except SignUpRefused as refusal:  # the trigger's answer: Cognito refuses and shows the text
+            outcome["refused"] = refusal
         except BaseException as error:  # the handler's failure is the result we report
             traceback.print_exc(file=sys.stderr)
             outcome["error"] = error
@@ -81,6 +140,10 @@ def _call(spec: Any, event: dict[str, Any]) -> tuple[int, Any]:
         return 1, {"errorMessage": f"Task timed out after {spec.timeout:.2f} seconds", "errorType": "TimeoutError"}
     if "error" in outcome:
         return 1, _error_document(outcome["error"])
+    if "refused" in outcome:
+        refusal = outcome["refused"]
+        print(f"refused: {spec.logical_id} refused the sign-up ({refusal.code}): {refusal}", file=sys.stderr)
+        return 0, {"errorMessage": str(refusal), "errorType": type(refusal).__name__, "refused": True}
     return 0, outcome.get("response")
 
 
@@ -102,6 +165,9 @@ def main() -> None:
             print(f"cannot read the event {path}: {error}", file=sys.stderr)
             sys.exit(2)
     results = invoke_each(args.function, events, args.template)
+    for path, (status, response) in zip(args.events, results, strict=True):
+        if status == 2:  # a usage error: say it in words too, not only in the document
+            print(f"{path}: {response['errorMessage']}", file=sys.stderr)
     if len(results) == 1:
         document: Any = results[0][1]
     else:  # one warm environment, several events: each one's status and response, in order

@@ -11,6 +11,7 @@ Runs in the SAM CLI venv (.venv-sam), which has aws-sam-translator and cfn-lint.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,7 +19,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from samtranslator.parser.parser import Parser
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
@@ -51,8 +51,11 @@ def _placeholders(node: Any) -> Any:
 def main(template_path: str = "template.yaml") -> int:
     # The translator fills AWS::Region pseudo-parameters; any region will do offline.
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    # The translator says so for each feature toggle it does not know (they stay off, as documented).
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     sam = yaml_parse(Path(template_path).read_text())
-    cloudformation = transform(_placeholders(sam), {}, _OfflinePolicies(), Parser())
+    # The fourth argument is a feature toggle, not a parser: SAM's defaults apply (as sam deploy does).
+    cloudformation = transform(_placeholders(sam), {}, _OfflinePolicies())
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(cloudformation, handle, indent=1)
     print(f"translated {template_path} -> {handle.name}; running cfn-lint")

@@ -299,3 +299,13 @@ def fresh_metrics() -> Iterator[None]:
     metrics().clear_metrics()
     yield
     metrics().clear_metrics()
+
+
+def flushed(output: str, name: str) -> list[float]:
+    """The values of metric ``name`` in the CloudWatch EMF lines a handler printed (``@log_metrics``)."""
+    values: list[float] = []
+    for line in output.splitlines():
+        if line.startswith('{"_aws"') and f'"{name}"' in line:
+            value = json.loads(line).get(name)
+            values += value if isinstance(value, list) else [value]
+    return values

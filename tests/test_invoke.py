@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ FUNCTION_OF = {
     "onboarding": "OnboardingFunction",
     "presignup": "PreSignUpFunction",
     "postconfirmation": "PostConfirmationFunction",
+    "sweep": "UndecidedSweepFunction",
+    "watch": "WatchFunction",
 }
 SAMPLES = sorted(path for path in (ROOT / "events").glob("*.json") if not path.name.startswith("eventbridge-"))
 
@@ -57,16 +60,46 @@ def test_every_sample_event_invokes(sample: Path) -> None:
         body = json.loads(response["body"])
         assert {path: at(body, path) for path in expected} == expected
     elif sample.stem == "presignup-not-registered":
-        assert status_code == 1
-        assert response["errorType"] == "SignUpRefused"
+        assert status_code == 0  # a refusal is the trigger's answer, not a crash
+        assert (response["errorType"], response["refused"]) == ("SignUpRefused", True)
         # The template's SignupMessageLanguage is Dutch; the sample passes no clientMetadata.language.
         assert response["errorMessage"] == "KVK-nummer 12345678 is niet ingeschreven bij de Kamer van Koophandel."
     elif sample.stem in ("presignup-valid", "postconfirmation-confirmed"):
         assert status_code == 0, response
         assert response == json.loads(sample.read_text())  # Cognito's event back, unchanged: sign-up allowed
+    elif sample.stem == "sweep-scheduled":
+        # The sweep exists only with a user pool (UserPoolId / CreateDemoUserPool); locally there is none.
+        assert (status_code, response) == (0, {"swept": False, "error": "CONFIGURATION_ERROR"})
+    elif sample.stem == "watch-sweep":  # nobody is watched in a fresh stack: nothing to look at, no stop
+        assert (status_code, response["looked_at"], response["events"], response["stopped"]) == (0, 0, 0, "")
+    elif sample.stem == "watch-signals":  # the template's default: no Mutatieservice contract, the sweep only
+        assert (status_code, response["stopped"]) == (0, "no active Mutatieservice subscription")
     else:
         assert status_code == 0, response
         assert response == {"batchItemFailures": []}
+
+
+def test_a_refusal_reads_as_a_refusal_not_a_crash() -> None:
+    arguments = ["invoke", "FN=PreSignUpFunction", "EVENT=events/presignup-not-registered.json"]
+    result = subprocess.run(
+        [shutil.which("make") or "make", "--no-print-directory", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Error 1" not in result.stderr and "Traceback" not in result.stderr
+    assert "refused: PreSignUpFunction refused the sign-up (NOT_REGISTERED): KVK-nummer 12345678" in result.stderr
+
+
+def test_an_event_for_the_bus_given_to_the_worker_says_where_it_goes() -> None:
+    result = run_invoke("OnboardingFunction", "events/eventbridge-customer-signed-up.json")
+    assert result.returncode == 2
+    assert "this is an event for the bus (CustomerSignedUp)" in result.stderr
+    assert "make publish EVENT=" in result.stderr
+    assert "events/onboarding-sqs-batch.json" in result.stderr
 
 
 def test_one_event_prints_the_response_as_sam_does() -> None:

@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry
 from kvkgate.app import watch as watching
-from kvkgate.app.http import Call, serve
+from kvkgate.app.http import Call, misconfigured, serve
+from kvkgate.config import ConfigError
 from kvkgate.domain import companies, search, verify
 from kvkgate.domain.contracts import Contract, SearchRequest, TradeNameCheckRequest, ValidationRequest, WatchRequest
 
@@ -64,11 +65,19 @@ ROUTES = {
 PAID_ROUTES = ("GET /v1/companies/{kvkNumber}", "POST /v1/trade-names/check", "POST /v1/watches")
 
 
+# What this function cannot serve without (template.yaml sets them): checked before each request's
+# work, without I/O; the secrets they name are checked where they are first read.
+SETTINGS = ("TABLE_NAME", "KVK_API_KEY_SECRET_ID", "CALLER_KEY_SECRET_ID")
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="Requests", unit="Count", value=1)
-    env = root.environment()
+    try:
+        env = root.environment()
+    except ConfigError as error:  # a setting holds a value the layer cannot use
+        return misconfigured(event, error)
     return serve(
         event,
         context,
@@ -79,4 +88,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         allowed_origins=env.settings.allowed_origins,
         default_language=env.settings.default_language,
         clock=env.clock,
+        ready=lambda: env.require(*SETTINGS),
     )

@@ -16,8 +16,10 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry, texts
+from kvkgate.app import misconfiguration
 from kvkgate.app.onboarding import FairShare, Keeping, Message, RetryLater, back_off, handle, work_of
 from kvkgate.clock import Deadline
+from kvkgate.config import ConfigError
 
 logger = Logger()
 metrics = telemetry.metrics()
@@ -28,6 +30,8 @@ idempotency = IdempotencyConfig(
     event_key_jmespath="key", expires_after_seconds=86_400, raise_on_no_idempotency_key=True
 )
 RESERVE_SECONDS = 2.0  # left for reporting the batch back to SQS
+# What the worker needs (template.yaml sets them); the secrets they name are checked on first use.
+SETTINGS = ("TABLE_NAME", "KVK_API_KEY_SECRET_ID", "EVENT_BUS_NAME")
 share = FairShare(Deadline.after(0), 0)  # this invocation's time, split over its records
 asked: dict[str, float] = {}  # message id -> how long KVK asked us to wait, this invocation
 
@@ -43,8 +47,13 @@ def _verify(work: dict[str, Any]) -> dict[str, str]:
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     work = work_of(record.get("body"), (record.get("attributes") or {}).get("ApproximateReceiveCount"))
+    env = root.environment()
     try:
-        return root.environment().idempotent(_verify, idempotency)(work=work)
+        env.require(*SETTINGS)  # before the idempotency record, which needs the table
+        return env.idempotent(_verify, idempotency)(work=work)
+    except ConfigError as error:  # this record comes back, as in an outage, while the operator fixes it
+        misconfiguration.report(error)
+        raise
     except RetryLater as later:
         if later.retry_after:
             asked[str(record.get("messageId"))] = later.retry_after  # KVK asked for patience: back off longer

@@ -10,7 +10,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry
+from kvkgate.app import misconfiguration
 from kvkgate.app.followup import after_confirmation
+from kvkgate.config import ConfigError
 
 logger = Logger()
 metrics = telemetry.metrics()
@@ -22,6 +24,9 @@ def handler(event: Any, context: LambdaContext) -> Any:
     try:
         env = root.environment()
         after_confirmation(event, lambda: env.publisher, env.settings)
+    except ConfigError as error:
+        misconfiguration.report(error)
+        metrics.add_metric(name="SignUpRecheckNotQueued", unit="Count", value=1)
     except Exception:  # a confirmation never fails for the gate's bookkeeping: the sweep is the net
         logger.exception("could not queue the decision after confirmation")
         metrics.add_metric(name="SignUpRecheckNotQueued", unit="Count", value=1)

@@ -6,23 +6,33 @@ PRESIGNUP_FAIL_OPEN, and puts CustomerSignedUp on the bus so onboarding checks a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kvkgate import root, telemetry, texts
+from kvkgate.app import misconfiguration
 from kvkgate.app.presignup import SignUpRefused, Timing, check_sign_up, language_of
 from kvkgate.clock import Deadline
+from kvkgate.config import ConfigError
+from kvkgate.domain.outcomes import CONFIGURATION_ERROR
 
 logger = Logger()
 metrics = telemetry.metrics()
+# What the trigger needs (template.yaml sets them); without one it answers as in an outage, saying why.
+SETTINGS = ("TABLE_NAME", "KVK_API_KEY_SECRET_ID", "EVENT_BUS_NAME")
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    env = root.environment()
+    try:
+        env = root.environment()
+    except ConfigError as error:  # a setting holds a value the layer cannot use: not even the policy is known
+        misconfiguration.report(error)
+        raise SignUpRefused(CONFIGURATION_ERROR, texts.say("signup.INTERNAL_ERROR")) from None
     timing = Timing(
         decision=Deadline.capped(context, env.settings.http_deadline_seconds, env.clock),
         hard=Deadline.from_lambda_context(context, reserve_seconds=0.3, clock=env.clock),
@@ -30,9 +40,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     with texts.speaking(language_of(event, env.settings)):
         try:
+            ready = functools.partial(env.require, *SETTINGS)
             watch_list = env.watch_list if env.settings.watch_customers else None
             check_sign_up(
-                event, env.registry, lambda: env.publisher, timing, env.now(), env.policy, env.settings, watch_list
+                event,
+                env.registry,
+                lambda: env.publisher,
+                timing,
+                env.now(),
+                env.policy,
+                env.settings,
+                ready,
+                watch_list,
             )
         except SignUpRefused as refusal:
             metrics.add_metric(name="SignUpRefused", unit="Count", value=1)

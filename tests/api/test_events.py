@@ -47,6 +47,7 @@ def test_every_api_event_has_an_expectation() -> None:
         "onboarding",
         "presignup",
         "postconfirmation",
+        "sweep",
         "eventbridge",
     }
 

@@ -364,3 +364,24 @@ def test_a_warning_header_or_an_unknown_version_is_counted_as_kvk_announcing_a_c
     assert counted.count("KvkAnnouncedChange") == 3
     said = [record.getMessage() for record in caplog.records if "announced" in record.getMessage()]
     assert len(said) == 2  # the warning and the new version, each said once
+
+
+def test_a_key_secret_that_is_unusable_is_a_configuration_error_naming_its_setting(
+    kvk: ScriptedKvk, clock: FakeClock
+) -> None:
+    """Missing, forbidden or still the placeholder: not KVK being unavailable, and not worth a retry."""
+    from kvkgate.config import ConfigError
+    from kvkgate.kvk.keys import SecretUnusable
+
+    class Misconfigured:
+        def get(self, *, refresh: bool = False) -> ApiKey:
+            error = SecretUnusable("could not read the KVK API key secret 'kvk': ResourceNotFoundException")
+            error.setting = "KVK_API_KEY_SECRET_ID"
+            raise error
+
+    client = KvkClient(BASE, Misconfigured(), clock=clock, transport=kvk.transport())
+    with pytest.raises(ConfigError, match="KVK_API_KEY_SECRET_ID: could not read") as caught:
+        client.basisprofiel("68750110", deadline=deadline(clock))
+    assert caught.value.settings == ("KVK_API_KEY_SECRET_ID",)
+    assert not isinstance(caught.value, ValueError)  # nothing above may read it as an unreadable KVK answer
+    assert kvk.requests == []

@@ -21,8 +21,10 @@ from kvkgate.app.onboarding import (
     work_of,
 )
 from kvkgate.clock import Deadline
+from kvkgate.config import ConfigError
 from kvkgate.domain.outcomes import Busy, Unavailable
 from kvkgate.domain.verify import Policy
+from kvkgate.texts import say
 from tests.conftest import FakeClock
 from tests.unit.test_verify import FakeRegistry, found
 
@@ -104,6 +106,31 @@ def test_a_busy_kvk_is_retried_like_an_outage() -> None:
     assert (verdict, published.events) == (None, [])
     with pytest.raises(RetryLater, match="KVK is answering slowly or is busy"):
         handle(message(), FakeRegistry(registrations_=Busy(2.0)), Published(), Deadline.after(10), lambda: NOW)
+
+
+def test_a_misconfiguration_is_retried_and_reported_under_its_reason_on_the_last_delivery(
+    caplog: pytest.LogCaptureFixture, fresh_metrics: None
+) -> None:
+    misconfigured = FakeRegistry(registrations_=ConfigError("invalid configuration: X: must be set", ("X",)))
+    verdict, published = run(misconfigured, message(receive_count=9))
+    assert (verdict, published.events) == (None, [])
+    with pytest.raises(RetryLater, match="X: must be set"):
+        handle(message(), misconfigured, Published(), Deadline.after(10), lambda: NOW)
+    verdict, published = run(misconfigured, message(receive_count=10))
+    assert verdict is None
+    ((kind, detail),) = published.events
+    assert kind == "KvkVerificationFailed"
+    assert detail == {
+        "customerId": "c-1",
+        "kvkNumber": "68750110",
+        "verdict": "unverified",
+        "checks": None,
+        "company": None,
+        "reasons": [{"code": "CONFIGURATION_ERROR", "message": say("reason.CONFIGURATION_ERROR")}],
+        "meta": {"checkedAt": "2026-11-29T10:00:00Z", "source": "none", "stale": False},
+        "deliveries": 10,
+    }
+    assert "kvkgate is misconfigured (X)" in caplog.text
 
 
 def test_each_record_gets_a_fair_share_of_the_invocation(clock: FakeClock) -> None:

@@ -12,7 +12,7 @@ import pytest
 from kvkgate import telemetry, texts
 from kvkgate.app.presignup import SignUpRefused, Timing, check_sign_up, language_of
 from kvkgate.clock import Deadline
-from kvkgate.config import Settings
+from kvkgate.config import ConfigError, Settings
 from kvkgate.domain.outcomes import Busy, Unavailable
 from kvkgate.domain.ports import Registrations
 from kvkgate.domain.verify import Policy
@@ -388,3 +388,56 @@ def test_the_language_setting_applies_without_client_metadata() -> None:
     assert (
         language_of({"request": {"clientMetadata": {"language": "en"}}}, settings(SIGNUP_MESSAGE_LANGUAGE="nl")) == "en"
     )
+
+
+# --- misconfigured -----------------------------------------------------------------------------------
+
+
+def test_a_misconfiguration_follows_the_outage_policy_and_says_why(
+    counted: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    misconfigured = FakeRegistry(registrations_=ConfigError("invalid configuration: X: must be set", ("X",)))
+    bus = BusFactory()
+    sign_up(event({KVK_ATTRIBUTE: "68750110"}), misconfigured, bus)  # fail-open: let through
+    assert counted == ["ConfigurationError", "SignUpFailOpen"]
+    assert "fail-open): CONFIGURATION_ERROR" in caplog.text
+    assert [kind for kind, _, _ in bus.bus.sent] == ["CustomerSignedUp"]  # decided once it is fixed
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110"}), misconfigured, presignup_fail_open=False)
+    assert (refused.code, str(refused)) == ("CONFIGURATION_ERROR", texts.say("signup.UNVERIFIED"))
+
+
+def test_a_function_not_ready_is_a_misconfiguration_before_any_kvk_call(counted: list[str]) -> None:
+    registry = FakeRegistry()
+
+    def not_ready() -> None:
+        raise ConfigError("invalid configuration: TABLE_NAME: must be set", ("TABLE_NAME",))
+
+    clock = FakeClock()
+    timing = Timing(decision=Deadline.after(2.5, clock), hard=Deadline.after(4, clock), aws_call=AWS_CALL)
+    with pytest.raises(SignUpRefused) as refused:
+        check_sign_up(
+            event({KVK_ATTRIBUTE: "68750110"}),
+            registry,
+            BusFactory(),
+            timing,
+            NOW,
+            Policy(),
+            settings(PRESIGNUP_FAIL_OPEN="false"),
+            not_ready,
+        )
+    assert refused.value.code == "CONFIGURATION_ERROR"
+    assert registry.asked == []
+    assert counted == ["ConfigurationError"]
+
+
+def test_a_bus_that_does_not_exist_is_reported_as_a_misconfiguration(counted: list[str]) -> None:
+    class MissingBus(Bus):
+        def publish(self, detail_type: str, detail: dict[str, Any], source: str | None = None) -> None:
+            raise ConfigError("invalid configuration: EVENT_BUS_NAME: no such bus", ("EVENT_BUS_NAME",))
+
+    sign_up(
+        event({KVK_ATTRIBUTE: "68750110"}),
+        FakeRegistry(registrations_=Unavailable.kvk_down()),
+        BusFactory(MissingBus()),
+    )
+    assert counted == ["ConfigurationError", "SignUpRecheckNotQueued", "SignUpFailOpen"]

@@ -309,3 +309,22 @@ def test_a_secret_without_a_string_value_is_unusable(
     source = SecretsManagerApiKey("kvk/api-key", clock=clock)
     with pytest.raises(SecretError, match=r"^the KVK API key secret has no string value$"):
         source.get()
+
+
+def test_a_failure_names_the_setting_that_named_the_secret(aws: None, clock: FakeClock) -> None:
+    source = SecretsManagerApiKey("kvk/absent", clock=clock, setting="CALLER_KEY_SECRET_ID", name="the caller key")
+    with pytest.raises(SecretError, match="could not read the caller key 'kvk/absent'") as caught:
+        source.get()
+    assert caught.value.setting == "CALLER_KEY_SECRET_ID"
+
+
+def test_a_bad_setting_names_every_variable_at_fault() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"KVK_RATE_LIMIT_PER_SECOND": "fast", "CACHE_TTL_SECONDS": "-1"})
+    assert set(caught.value.settings) == {"KVK_RATE_LIMIT_PER_SECOND", "CACHE_TTL_SECONDS"}
+
+
+def test_the_kvk_key_is_reported_under_its_own_setting_by_default(aws: None, clock: FakeClock) -> None:
+    with pytest.raises(SecretError) as caught:
+        SecretsManagerApiKey("kvk/absent", clock=clock).get()
+    assert caught.value.setting == "KVK_API_KEY_SECRET_ID"

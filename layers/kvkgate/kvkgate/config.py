@@ -21,8 +21,22 @@ KVK_PRODUCTION_BASE_URL = "https://api.kvk.nl/api"
 DEFAULT_RATE_LIMIT_PER_SECOND = 90.0
 
 
-class ConfigError(ValueError):
-    """One or more environment variables hold a value the layer cannot use."""
+class ConfigError(Exception):
+    """A setting is missing, holds a value the layer cannot use, or names something that does not exist
+    (a secret, a bus, a pool). ``settings`` names the environment variables at fault; the message never
+    holds a secret's value.
+
+    Not a ``ValueError`` on purpose: nothing on the way up may take it for an unreadable KVK answer or
+    a KVK outage. Entry points answer it as its own outcome, ``CONFIGURATION_ERROR``, and alarm on it.
+    """
+
+    def __init__(self, message: str, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.settings = settings
+
+    @classmethod
+    def missing(cls, setting: str, why: str = "") -> ConfigError:
+        return cls(f"invalid configuration: {setting}: must be set{why}", (setting,))
 
 
 class Settings(BaseModel):
@@ -132,12 +146,9 @@ class Settings(BaseModel):
         return value
 
 
-def _variable_names(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors():
-        name = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{name}: {item['msg']}")
-    return problems
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(variable, what is wrong) for each bad value."""
+    return [(".".join(str(part) for part in item["loc"]), item["msg"]) for item in error.errors()]
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -147,7 +158,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         return Settings.model_validate(values)
     except ValidationError as error:
-        raise ConfigError("invalid configuration: " + "; ".join(_variable_names(error))) from None
+        problems = _problems(error)
+        message = "invalid configuration: " + "; ".join(f"{name}: {why}" for name, why in problems)
+        raise ConfigError(message, tuple(dict.fromkeys(name for name, _ in problems))) from None
 
 
 @functools.cache

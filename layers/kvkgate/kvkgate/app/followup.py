@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kvkgate import telemetry
-from kvkgate.config import Settings
+from kvkgate.app import misconfiguration
+from kvkgate.config import ConfigError, Settings
 from kvkgate.domain.ports import SIGNED_UP, Publisher, SignedUpUser, UserPool
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ def after_confirmation(event: object, publisher: Callable[[], Publisher], settin
     try:
         publisher().publish(SIGNED_UP, recheck(pool, user), source=settings.signup_event_source)
     except Exception as error:  # the confirmation must not fail for it: the sweep queues the user later
+        if isinstance(error, ConfigError):
+            misconfiguration.report(error)
         telemetry.count("SignUpRecheckNotQueued")
         logger.error(
             "could not queue the decision of confirmed user %s: %s: %s", user.user_name, type(error).__name__, error
@@ -102,6 +105,9 @@ def sweep(pool: str, users: UserPool, publisher: Publisher, now: float, settings
         try:
             publisher.publish(SIGNED_UP, recheck(pool, user), source=settings.signup_event_source)
             report.queued += 1
+        except ConfigError:  # the bus: every other user would fail the same way
+            _report(report)
+            raise
         except Exception as error:  # counted and alarmed; the next sweep tries again
             report.not_queued += 1
             logger.error("could not queue the decision of user %s: %s: %s", user.user_name, type(error).__name__, error)

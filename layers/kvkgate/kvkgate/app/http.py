@@ -20,11 +20,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from kvkgate.app import strict_json
+from kvkgate import telemetry
+from kvkgate.app import misconfiguration, strict_json
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline, LambdaContext
+from kvkgate.config import ConfigError
 from kvkgate.domain.contracts import MAX_BODY_BYTES, Contract, field_errors
 from kvkgate.domain.numbers import NumberFormatError
 from kvkgate.domain.outcomes import (
+    CONFIGURATION_ERROR,
     CallerBudgetExceeded,
     NotRegistered,
     PaidLookupRefused,
@@ -248,6 +251,7 @@ def serve(
     allowed_origins: Collection[str] = (),
     default_language: Language = "en",
     clock: Clock = SYSTEM_CLOCK,
+    ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run the use case bound to the event's route key and answer as API Gateway expects.
 
@@ -255,12 +259,15 @@ def serve(
     first lock, this the second (another route or API wired to this function without one).
     ``allowed_origins`` (CorsAllowOrigins) refuse a browser request from any other origin before
     anything is spent. Texts are in the language ``Accept-Language`` prefers (``nl`` or ``en``), else the default.
+    ``ready`` raises when the function cannot serve at all (a setting it needs is missing).
     """
     headers = _headers(event)
     language = from_accept_language(headers.get("accept-language"), default_language)
     with speaking(language):
         if _origin_allowed(headers.get("origin"), allowed_origins):
-            response = _serve(event, context, routes, deadline_seconds, caller_scope, authenticated_routes, clock)
+            response = _serve(
+                event, context, routes, deadline_seconds, caller_scope, authenticated_routes, clock, ready
+            )
         else:
             status, body, extra = outcome_to_http(OriginNotAllowed())
             response = _response(status, body, extra, str(_object(event.get("requestContext")).get("requestId") or ""))
@@ -276,9 +283,12 @@ def _serve(
     caller_scope: CallerScope,
     authenticated_routes: Collection[str],
     clock: Clock,
+    ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     correlation = str((event.get("requestContext") or {}).get("requestId") or "")
     try:
+        if ready is not None:
+            ready()
         route_key = str(event.get("routeKey"))
         route = routes.get(route_key)
         if route is None:
@@ -319,8 +329,25 @@ def outcome_to_http(error: Exception) -> tuple[int, dict[str, Any], dict[str, st
         retry = str(max(1, round(error.retry_after)))
         body = problem(503, error.code, error.message, [{"field": "kvk", "message": error.code}])
         return 503, body, {"Retry-After": retry}
+    if isinstance(error, ConfigError):
+        # Not an outage (no Retry-After: waiting changes nothing) and no setting named to the caller;
+        # the log and the alarm tell the operator which one.
+        misconfiguration.report(error)
+        return 500, problem(500, CONFIGURATION_ERROR, say("problem.CONFIGURATION_ERROR")), {}
     logger.exception("unhandled error")
+    telemetry.count("InternalErrors")
     return 500, problem(500, "INTERNAL_ERROR", say("problem.INTERNAL_ERROR")), {}
+
+
+def misconfigured(event: Mapping[str, Any], error: ConfigError, default_language: Language = "en") -> dict[str, Any]:
+    """The answer when the function's own settings cannot be read, before anything can be served."""
+    headers = _headers(event)
+    language = from_accept_language(headers.get("accept-language"), default_language)
+    with speaking(language):
+        status, body, extra = outcome_to_http(error)
+        response = _response(status, body, extra, str(_object(event.get("requestContext")).get("requestId") or ""))
+    response["headers"]["Content-Language"] = language
+    return response
 
 
 def _too_many(error: TooManyRequests) -> tuple[int, dict[str, Any], dict[str, str]]:

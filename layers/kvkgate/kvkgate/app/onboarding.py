@@ -9,6 +9,8 @@
   reported with ``KvkVerificationFailed`` / ``BUDGET_EXHAUSTED`` at once and not retried.
 * KVK's rate taken for longer than the worker may queue (:class:`~kvkgate.domain.outcomes.Busy`):
   the message comes back later, like an outage.
+* A configuration error (a setting missing, a secret that does not exist) is retried like an outage,
+  and reported with ``KvkVerificationFailed`` / ``CONFIGURATION_ERROR`` on the last delivery.
 * Anything else publishes ``KvkVerificationCompleted`` with the same verdict as POST /v1/validations.
 """
 
@@ -25,11 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kvkgate.app import strict_json
+from kvkgate.app import misconfiguration, strict_json
 from kvkgate.app import watch as watching
 from kvkgate.clock import Deadline
+from kvkgate.config import ConfigError
 from kvkgate.domain.contracts import Meta, Reason, ValidationRequest, ValidationResult, field_errors
-from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, TooManyRequests, UserNotFound
+from kvkgate.domain.outcomes import BUDGET_EXHAUSTED, CONFIGURATION_ERROR, TooManyRequests, UserNotFound
 from kvkgate.domain.ports import (
     COMPLETED,
     CUSTOMER_DELETED,
@@ -205,6 +208,20 @@ def _invalid_request(customer: str | None, problems: list[dict[str, str]], now: 
     }
 
 
+def _not_checked(customer: str | None, request: ValidationRequest, now: dt.datetime) -> dict[str, Any]:
+    """A result that is no verdict: kvkgate's configuration kept KVK from being asked."""
+    reason = Reason(code=CONFIGURATION_ERROR, message=say("reason.CONFIGURATION_ERROR"))
+    return {
+        "customerId": customer,
+        "kvkNumber": request.kvk_number,
+        "verdict": "unverified",
+        "checks": None,
+        "company": None,
+        "reasons": [reason.to_json()],
+        "meta": Meta.at(now, "none").to_json(),
+    }
+
+
 def _result_detail(customer: str | None, result: ValidationResult) -> dict[str, Any]:
     data = result.to_json()
     return {
@@ -250,6 +267,13 @@ def handle(
         result = validate(request, registry, deadline, now(), policy)
     except TooManyRequests as busy:
         raise RetryLater(str(busy)) from None
+    except ConfigError as error:
+        # The operator may fix it while the message comes back; the last delivery says why it was not checked.
+        misconfiguration.report(error)
+        if message.last_delivery:
+            detail = {**_not_checked(customer, request, now()), "deliveries": message.receive_count}
+            publisher.publish(FAILED, detail)
+        raise RetryLater(str(error)) from None
     if result.verdict == "unverified":
         budget_spent = any(reason.code == BUDGET_EXHAUSTED for reason in result.reasons)
         if budget_spent or message.last_delivery:

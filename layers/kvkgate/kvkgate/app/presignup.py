@@ -17,12 +17,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from kvkgate import telemetry
+from kvkgate.app import misconfiguration
 from kvkgate.app import watch as watching
 from kvkgate.clock import Deadline
-from kvkgate.config import Settings
+from kvkgate.config import ConfigError, Settings
 from kvkgate.domain.contracts import ValidationRequest
 from kvkgate.domain.numbers import NumberFormatError, parse_kvk_number
-from kvkgate.domain.outcomes import KVK_BUSY, TooManyRequests
+from kvkgate.domain.outcomes import CONFIGURATION_ERROR, KVK_BUSY, TooManyRequests
 from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry, WatchList
 from kvkgate.domain.verify import Policy, validate
 from kvkgate.texts import Language, say, supported
@@ -77,9 +78,13 @@ def check_sign_up(
     now: dt.datetime,
     policy: Policy,
     settings: Settings,
+    ready: Callable[[], None] | None = None,
     watch_list: WatchList | None = None,
 ) -> None:
     """Return to allow the sign-up; raise :class:`SignUpRefused` to refuse it.
+
+    A configuration error (``ready`` raising, a secret that does not exist) is not a fact about the
+    sign-up: it is reported, and the sign-up goes the way of an outage, under its own reason.
 
     The decision spends free KVK calls only (``policy.paid_name_check`` is ``never`` as deployed):
     a name the free search cannot confirm leaves the sign-up to the number and its activity, and
@@ -93,9 +98,14 @@ def check_sign_up(
         return
     fields = _claimed(event, settings)
     try:
+        if ready is not None:
+            ready()
         result = validate(ValidationRequest.model_validate(fields), registry, timing.decision, now, policy)
     except TooManyRequests:
         unverified = KVK_BUSY  # KVK's rate is taken for longer than a person can wait
+    except ConfigError as error:
+        misconfiguration.report(error)
+        unverified = CONFIGURATION_ERROR
     else:
         if result.verdict == "invalid":
             reason = result.reasons[0]
@@ -176,6 +186,8 @@ def _ask_for_recheck(
     try:
         publisher().publish(SIGNED_UP, detail, source=settings.signup_event_source)
     except Exception as error:  # EventBridge down must not turn into a failed sign-up
+        if isinstance(error, ConfigError):
+            misconfiguration.report(error)
         telemetry.count("SignUpRecheckNotQueued")
         logger.error("could not queue the re-check of an unverified sign-up: %s: %s", type(error).__name__, error)
 

@@ -7,11 +7,14 @@ import logging
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from kvkgate.config import ConfigError
 from kvkgate.domain.outcomes import UserNotFound
 from kvkgate.domain.ports import SignedUpUser
 
 logger = logging.getLogger(__name__)
 PAGE = 60  # ListUsers' largest page
+# Cognito's answers for a pool that does not exist, or that this function may not use.
+MISCONFIGURED = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 
 
 class PoolNotGuarded(RuntimeError):
@@ -50,6 +53,8 @@ class CognitoUserPool:
         except Exception as error:
             if _code(error) == "UserNotFoundException":
                 raise UserNotFound(user_name) from None
+            if _code(error) in MISCONFIGURED:
+                raise _misconfigured(error, user_pool_id) from None
             raise
         return True
 
@@ -61,7 +66,12 @@ class CognitoUserPool:
             arguments: dict[str, Any] = {"UserPoolId": user_pool_id, "Limit": PAGE}
             if token:
                 arguments["PaginationToken"] = token
-            page = self._client.list_users(**arguments)
+            try:
+                page = self._client.list_users(**arguments)
+            except Exception as error:
+                if _code(error) in MISCONFIGURED:
+                    raise _misconfigured(error, user_pool_id) from None
+                raise
             for user in page.get("Users", []):
                 yield self._user(user)
             token = page.get("PaginationToken")
@@ -78,6 +88,11 @@ class CognitoUserPool:
             created=created.timestamp() if isinstance(created, dt.datetime) else 0.0,
             decided=bool(attributes.get(self._decision)),
         )
+
+
+def _misconfigured(error: Exception, user_pool_id: str) -> ConfigError:
+    message = f"invalid configuration: USER_POOL_ID: user pool {user_pool_id!r} cannot be used: {error}"
+    return ConfigError(message, ("USER_POOL_ID",))
 
 
 def _code(error: Exception) -> str | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kvkgate.config import ConfigError
+
 RESULT_SOURCE = "kvkgate"
+# EventBridge's answers for a bus that does not exist, or that this function may not put events on.
+MISCONFIGURED = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 
 
 class EventBridgePublisher:
@@ -23,9 +27,20 @@ class EventBridgePublisher:
             "DetailType": detail_type,
             "Detail": json.dumps(detail),
         }
-        response = self._client.put_events(Entries=[entry])
+        try:
+            response = self._client.put_events(Entries=[entry])
+        except Exception as error:
+            if _code(error) in MISCONFIGURED:
+                message = f"invalid configuration: EVENT_BUS_NAME: cannot put events on bus {self._bus!r}: {error}"
+                raise ConfigError(message, ("EVENT_BUS_NAME",)) from None
+            raise
         if response.get("FailedEntryCount"):
             failed = response["Entries"][0]
             raise RuntimeError(
                 f"EventBridge refused the {detail_type} event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}"
             )
+
+
+def _code(error: Exception) -> str | None:
+    response = getattr(error, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None

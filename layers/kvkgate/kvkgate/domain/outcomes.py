@@ -7,6 +7,9 @@ from kvkgate.texts import say
 KVK_UNAVAILABLE = "KVK_UNAVAILABLE"
 KVK_BUSY = "KVK_BUSY"
 BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+# A setting is missing or names something that does not exist (kvkgate.config.ConfigError): not an
+# outage and not a fact about the company; nothing changes until the operator fixes the setting.
+CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
 
 
 class NotRegistered(Exception):

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from kvkgate import __version__
 from kvkgate.clock import SYSTEM_CLOCK, Clock, Deadline
+from kvkgate.config import ConfigError
 from kvkgate.kvk import redaction
 from kvkgate.kvk.apis import KvkApi, announced_change
 from kvkgate.kvk.errors import (
@@ -35,7 +36,7 @@ from kvkgate.kvk.errors import (
     Unauthorized,
     error_for_response,
 )
-from kvkgate.kvk.keys import ApiKey, ApiKeySource, SecretError
+from kvkgate.kvk.keys import ApiKey, ApiKeySource, SecretError, SecretUnusable
 from kvkgate.kvk.models import (
     Abonnementen,
     Basisprofiel,
@@ -278,8 +279,13 @@ class KvkClient:
     def _key(self, refresh: bool = False) -> ApiKey:
         try:
             return self._api_key.get(refresh=refresh)
+        except SecretUnusable as error:
+            # A secret that does not exist, may not be read, or holds no key: the configuration is
+            # wrong, and that is its own outcome - never "KVK is unavailable, try again later".
+            setting = error.setting or "KVK_API_KEY_SECRET_ID"
+            raise ConfigError(f"invalid configuration: {setting}: {error}", (setting,)) from None
         except SecretError as error:
-            # Without a key KVK cannot be asked: to callers that is KVK being unavailable, not a bug.
+            # Secrets Manager could not be asked just now: to callers KVK cannot be asked, not a bug.
             logger.error("KVK API key unavailable: %s", error)
             raise Unauthorized(f"the KVK API key could not be read: {error}") from None
 

@@ -36,7 +36,12 @@ redaction.install()
 
 
 class SecretError(RuntimeError):
-    """The secret could not be read or holds no usable key. The message never contains the value."""
+    """The secret could not be read or holds no usable key. The message never contains the value.
+
+    ``setting``: the environment variable that named the secret (set by the source that read it).
+    """
+
+    setting: str | None = None
 
 
 class SecretUnusable(SecretError):
@@ -123,7 +128,11 @@ class SecretsManagerApiKey:
         clock: Clock = SYSTEM_CLOCK,
         aws_client: Callable[[], Any] | None = None,
         transient_retry: tuple[float, float] = (TRANSIENT_FIRST_RETRY_SECONDS, TRANSIENT_LAST_RETRY_SECONDS),
+        setting: str = "KVK_API_KEY_SECRET_ID",
+        name: str = "the KVK API key secret",
     ) -> None:
+        self._setting = setting  # the variable that named the secret: what a failure is reported under
+        self._name = name
         self._aws_client = aws_client  # a boto3 Secrets Manager client with bounded timeouts
         self._transient_retry = transient_retry  # first wait after a passing failure, and the longest
         self._secret_id = secret_id
@@ -142,7 +151,7 @@ class SecretsManagerApiKey:
             self._provider = SecretsProvider(boto3_client=self._aws_client() if self._aws_client else None)
         value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=refresh)
         if not isinstance(value, str | bytes):
-            raise SecretError("the KVK API key secret has no string value")
+            raise SecretUnusable(f"{self._name} has no string value")
         return value
 
     def get(self, *, refresh: bool = False) -> ApiKey:
@@ -154,6 +163,7 @@ class SecretsManagerApiKey:
                 # After a failure Powertools' copy may be the placeholder: read past it.
                 key = parse_secret_value(self._read(refresh or self._unusable is not None))
             except SecretError as error:
+                error.setting = self._setting
                 self._unusable = (error, now + self._wait_after(error))
                 raise
             self._unusable = None
@@ -176,9 +186,7 @@ class SecretsManagerApiKey:
         except Exception as error:
             # A failed read cannot contain the value, so AWS's own message is safe to pass on.
             kind = SecretUnusable if _aws_error_code(error) in CONFIGURATION_ERRORS else SecretUnreachable
-            raise kind(
-                f"could not read the KVK API key secret {self._secret_id!r}: {type(error).__name__}: {error}"
-            ) from error
+            raise kind(f"could not read {self._name} {self._secret_id!r}: {type(error).__name__}: {error}") from error
 
 
 def _aws_error_code(error: BaseException) -> str | None:

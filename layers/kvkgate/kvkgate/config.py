@@ -102,6 +102,8 @@ class Settings(BaseModel):
     signup_message_language: Language = Field("nl", alias="SIGNUP_MESSAGE_LANGUAGE")
     # Company search answers change little within minutes; many people type the same prefixes.
     search_cache_ttl_seconds: int = Field(600, alias="SEARCH_CACHE_TTL_SECONDS", ge=0, le=86_400)
+    # Issue #21: likely whole words the company search considers for the word being typed (0: as before).
+    search_completions: int = Field(4, alias="SEARCH_COMPLETIONS", ge=0, le=10)
     function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)
 
     @property

@@ -125,6 +125,12 @@ def test_an_outage_is_a_503_not_an_empty_list(api: Api) -> None:
     api.kvk(outage=True)
     answer = search(api, "bakkerij")
     assert (answer.status, answer.body["code"]) == (503, "KVK_UNAVAILABLE")
+    # Issue #21: no field "kvk" (the request has none) and no raw code where a person's text belongs.
+    assert answer.body["errors"] == []
+    assert answer.body["detail"] != "KVK_UNAVAILABLE" and "KVK" in answer.body["detail"]
+    dutch = api.call("GET", "/v1/companies", query="q=drukkerij", headers={"accept-language": "nl"})
+    assert (dutch.status, dutch.body["errors"]) == (503, [])
+    assert dutch.body["detail"] == "KVK kon zojuist niet worden geraadpleegd; probeer het later opnieuw."
 
 
 # -- issue #21: suggestions from the first letters --------------------------------------------------

@@ -200,3 +200,11 @@ def test_field_errors_name_the_field_in_the_readers_language() -> None:
 )
 def test_accept_language_picks_the_best_language_kvkgate_speaks(header: str | None, language: str) -> None:
     assert texts.from_accept_language(header, "en") == language
+
+
+def test_docs_messages_lists_every_message_as_the_catalogues_say_it() -> None:
+    from local import messages_doc
+
+    assert messages_doc.PAGE.read_text(encoding="utf-8") == messages_doc.render(), "python -m local.messages_doc"
+    page = messages_doc.PAGE.read_text(encoding="utf-8")
+    assert all(f"`{key}`" in page for key in texts.catalogue("nl"))

@@ -386,3 +386,32 @@ def test_the_language_setting_applies_without_client_metadata() -> None:
     assert (
         language_of({"request": {"clientMetadata": {"language": "en"}}}, settings(SIGNUP_MESSAGE_LANGUAGE="nl")) == "en"
     )
+
+
+# --- issue #21: the optional branch number and RSIN attributes (free Zoeken, like the rest) -----------
+
+
+def test_a_branch_number_of_the_company_signs_up_without_another_kvk_call() -> None:
+    registry = FakeRegistry()
+    sign_up(event({KVK_ATTRIBUTE: "68750110", "custom:branch_number": "0000 3717 8598"}), registry)
+    assert registry.asked == ["registrations"]
+
+
+def test_another_companys_branch_number_is_refused_with_a_sentence() -> None:
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:branch_number": "990000541921"}))
+    assert refused.code == "BRANCH_MISMATCH"
+    assert str(refused) == "Branch number 990000541921 is not a branch of KVK number 68750110."
+
+
+def test_a_malformed_rsin_is_refused_naming_the_rsin_not_the_kvk_number() -> None:
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "123456789"}))
+    assert refused.code == "INVALID_FORMAT"
+    assert str(refused) == "The RSIN 123456789 fails the 11-proef."
+
+
+def test_the_companys_rsin_signs_up_and_another_is_refused() -> None:
+    own = FakeRegistry(rsin_=found(Registrations((branch(),), 1)))
+    sign_up(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "857587973"}), own)
+    assert own.asked == ["registrations", "rsin_registrations"]
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "992760562"}), FakeRegistry(rsin_=found(None)))
+    assert (refused.code, str(refused)) == ("RSIN_MISMATCH", "RSIN 992760562 does not belong to KVK number 68750110.")

@@ -43,6 +43,7 @@ class FakeRegistry:
     names_: Answer[Any] | Exception = field(
         default_factory=lambda: found((RegisteredName("Test BV Donald", "statutoryName"),))
     )
+    rsin_: Answer[Any] | Exception = field(default_factory=lambda: AssertionError("no RSIN asked about"))
     asked: list[str] = field(default_factory=list)
     # Each question with what it was asked about: the number, the words, the address, the deadline.
     calls: list[tuple[Any, ...]] = field(default_factory=list)
@@ -70,7 +71,7 @@ class FakeRegistry:
         return self._give("branch_registrations", AssertionError("no branch asked about"))
 
     def rsin_registrations(self, rsin: str, deadline: Deadline) -> Answer[Any]:
-        return self._give("rsin_registrations", AssertionError("no RSIN asked about"))
+        return self._give("rsin_registrations", self.rsin_, rsin, deadline)
 
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[Any]:
         return self._give("names", self.names_, kvk_number, deadline)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kvkgate.clock import Deadline
-from kvkgate.domain.completions import Completions
+from kvkgate.domain.completions import Completions, words_of
 from kvkgate.domain.contracts import Meta, SearchRequest, SearchResult, Source, Suggestion
 from kvkgate.domain.names import fold
 from kvkgate.domain.ports import Answer, CompanyIndex, Registration, Registrations, SearchFilters
@@ -77,15 +77,20 @@ def suggest(
     )
     asked = _asked(typed)
     prefix = "".join(_tokens(typed.unfinished))
+    completing = completions is not None and completion_count > 0
     guesses = completions.complete(prefix, completion_count) if completions is not None else []
-    minimum = MIN_LONE_WORD if completions is not None and completion_count else MIN_WORD
+    minimum = MIN_LONE_WORD if completing else MIN_WORD
+    # "Stichting", "B.V.", "De", "Van" hold for half the register: asked alone they find anyone, so while
+    # completing they are matched here, and KVK is asked about the words that tell companies apart.
+    matched_here = tuple(word for word in asked if completing and not words_of(word)) if prefix else ()
+    asked = tuple(word for word in asked if word not in matched_here)
     if not asked and len(prefix) < minimum:
         return SearchResult(results=[], total=0, meta=Meta.at(now, "none"))
     plan = _Plan(index, filters, deadline)
     if asked:
-        required = plan.finished(asked[:MAX_WORDS_ASKED], typed, guesses)
+        required = (*plan.finished(asked[:MAX_WORDS_ASKED], typed, guesses), *matched_here)
     else:
-        required = ()
+        required = matched_here
         plan.lone_word(typed, guesses, completions)
     if completions is not None:
         for answer in plan.fresh:

@@ -229,12 +229,11 @@ def main() -> None:
 
     headers = [
         "",
-        "median keys to top 5",
-        "p90",
+        "keys to top 5 (median / p90)",
         "found",
-        "KVK calls/session (mean, p90, max)",
-        "requests",
-        "ms p50/p95",
+        "KVK calls a session (mean / median / p90 / max)",
+        "requests a session",
+        "handler ms p50 / p95",
     ]
     rows = [
         [

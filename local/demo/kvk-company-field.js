@@ -281,8 +281,8 @@ export class KvkCompanyField extends HTMLElement {
         if (!this.isOpen()) return; // nothing to pick: the form behaves as usual
         if (this.active >= 0) this.pick(this.active); else this.closeList();
         break;
-      case "Escape": // the first closes the list, the second clears the box
-        if (this.isOpen()) this.closeList();
+      case "Escape": // the first closes the list (and forgets answers still on their way), the second clears the box
+        if (this.isOpen()) { this.cancelSearch(); this.closeList(); }
         else if (this.input("tradeName").value) { this.input("tradeName").value = ""; this.forgetResults(); }
         else return;
         break;
@@ -367,9 +367,7 @@ export class KvkCompanyField extends HTMLElement {
   pick(index) {
     const company = this.results[index];
     if (!company) return;
-    clearTimeout(this.searchTimer);
-    this.searchRequest++;
-    this.firstUnsent = null;
+    this.cancelSearch();
     this.input("tradeName").value = company.name;
     this.input("kvkNumber").value = company.kvkNumber;
     if (this.input("branchNumber") && company.branchNumber) this.input("branchNumber").value = company.branchNumber;
@@ -379,10 +377,14 @@ export class KvkCompanyField extends HTMLElement {
     this.check();
   }
 
-  forgetResults() {
+  cancelSearch() {
     clearTimeout(this.searchTimer);
     this.firstUnsent = null;
-    this.searchRequest++;
+    this.searchRequest++; // an answer still on its way is no longer wanted
+  }
+
+  forgetResults() {
+    this.cancelSearch();
     this.results = [];
     this.closeList();
     this.renderOptions();

@@ -20,7 +20,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 
-.PHONY: help install lint format typecheck template-lint build test unit run invoke publish browser sandbox bench-limiter bench-api bench-onboarding bench-names bench-abuse bench-gate bench-watch mutation clean deploy delete kvk-key
+.PHONY: help install lint format typecheck template-lint build test unit run invoke publish browser sandbox bench-limiter bench-api bench-onboarding bench-names bench-abuse bench-gate bench-watch bench-search mutation clean deploy delete kvk-key
 
 help:
 	@echo "make run             the whole stack locally (no Docker, no AWS, no internet): API + demo page on localhost:3000"
@@ -41,6 +41,7 @@ help:
 	@echo "make bench-abuse     benchmark: a day of anonymous attack (1,000 IPv4, 100,000 IPv6 in one /64) beside 1,000 sign-ups"
 	@echo "make bench-gate      benchmark: the sign-up gate under made-up names, an API flood and an AWS outage, beside the behaviour before"
 	@echo "make bench-watch     benchmark: a simulated month of 10,000 watched customers, changes, faults and crashes"
+	@echo "make bench-search    benchmark: 400 real company names typed letter by letter: keys until the company shows, KVK calls"
 	@echo "make mutation        mutation testing (mutmut) of the modules that carry the promises; BENCH_ARGS='--modules aws/cache.py'"
 	@echo "make format          apply ruff's formatting and safe fixes"
 	@echo "make clean           remove venvs and build output"
@@ -141,6 +142,9 @@ bench-gate: $(VENV)/.installed
 
 bench-watch: $(VENV)/.installed
 	$(BIN)/python -m bench.watch $(BENCH_ARGS)
+# Issue #21: real company names typed letter by letter; keystrokes until the company shows, KVK calls per session.
+bench-search: $(VENV)/.installed
+	$(BIN)/python -m bench.search $(BENCH_ARGS)
 
 # Not in make test or CI (about 30 minutes for all modules on 2 cores); survivors in test-artifacts/mutation-survivors.txt.
 mutation: $(VENV)/.installed

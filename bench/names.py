@@ -91,6 +91,12 @@ class KvkHolding:
         hits = tuple(self._registration(name) for name in self.held if wanted <= _kvk_words(name))
         return Answer(Registrations(hits, len(hits)) if hits else None, "kvk")
 
+    def branch_registrations(self, branch_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        raise AssertionError("the name benchmark checks no branch")
+
+    def rsin_registrations(self, rsin: str, deadline: Deadline) -> Answer[Registrations | None]:
+        raise AssertionError("the name benchmark checks no RSIN")
+
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
         kinds = ["statutoryName"] + ["tradeName"] * (len(self.held) - 1)
         return Answer(tuple(RegisteredName(name, kind) for name, kind in zip(self.held, kinds, strict=True)), "kvk")

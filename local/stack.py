@@ -215,6 +215,7 @@ def _with_demo(api: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
     files = {"/": (DEMO / "index.html", "text/html; charset=utf-8")} | {
         f"/texts/{name}": (texts / name, "application/json; charset=utf-8") for name in ("en.json", "nl.json")
     }
+    files["/kvk-company-field.js"] = (DEMO / "kvk-company-field.js", "text/javascript; charset=utf-8")  # issue #21
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

@@ -63,7 +63,7 @@ def test_every_sample_event_invokes(sample: Path) -> None:
         assert status_code == 0  # a refusal is the trigger's answer, not a crash
         assert (response["errorType"], response["refused"]) == ("SignUpRefused", True)
         # The template's SignupMessageLanguage is Dutch; the sample passes no clientMetadata.language.
-        assert response["errorMessage"] == "KVK-nummer 12345678 is niet ingeschreven bij de Kamer van Koophandel."
+        assert response["errorMessage"] == "KVK-nummer 12345678 is niet ingeschreven bij KVK."
     elif sample.stem in ("presignup-valid", "postconfirmation-confirmed"):
         assert status_code == 0, response
         assert response == json.loads(sample.read_text())  # Cognito's event back, unchanged: sign-up allowed

@@ -39,7 +39,9 @@ def watches(call: Call) -> Contract:
 
 def company_search(call: Call) -> Contract:
     env = root.environment()
-    return search.suggest(call.query(SearchRequest), env.registry, call.deadline, env.now())
+    request = call.query(SearchRequest)
+    count = env.settings.search_completions
+    return search.suggest(request, env.registry, call.deadline, env.now(), env.completions, count)
 
 
 def company(call: Call) -> Contract:

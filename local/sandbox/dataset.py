@@ -9,10 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.sandbox.population import big_company, generate, history_company
+from local.sandbox.population import big_company, generate, history_company, real_named
 
 Record = dict[str, Any]
 DATA_FILE = Path(__file__).parent / "data" / "companies.json"
+# Real company names (issue #21: the search benchmark types them), registered after the generated population.
+REAL_NAMES_FILE = Path(__file__).parent / "data" / "real_names.txt"
+
+
+def real_names(path: Path = REAL_NAMES_FILE) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -45,6 +54,9 @@ class Registry:
         registry.add(history_company(data["generated"]["historyCompany"]))
         for record in generate(population, seed, set(registry.companies)):
             registry.add(record)
+        if population:
+            for record in real_named(real_names(), seed, set(registry.companies)):
+                registry.add(record)
         return registry
 
 

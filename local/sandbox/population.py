@@ -333,3 +333,55 @@ def history_company(spec: Record) -> Record:
     record["totaalWerkzamePersonen"] = sum(item["totaal"] for item in current)
     del record["_foreign"], record["_shielded"]
     return record
+
+
+def _legal_form(name: str) -> tuple[str, str, bool]:
+    """(rechtsvorm, uitgebreideRechtsvorm, has statutes) as a real name's own suffix says."""
+    folded = name.casefold()
+    if folded.endswith(("b.v.", " bv")):
+        return "Besloten Vennootschap", "Besloten Vennootschap met gewone structuur", True
+    if folded.endswith(("n.v.", " nv")):
+        return "Naamloze Vennootschap", "Naamloze Vennootschap met gewone structuur", True
+    if "stichting" in folded:
+        return "Stichting", "Stichting", True
+    if folded.endswith(("u.a.", "w.a.")) or "coöperati" in folded:
+        return "Coöperatie", "Coöperatie met uitgesloten aansprakelijkheid", True
+    return "Eenmanszaak", "Eenmanszaak", False
+
+
+def real_named(names: list[str], seed: int, taken: set[str]) -> list[Record]:
+    """Active companies with the given real names (one hoofdvestiging each, some a nevenvestiging);
+    numbers, addresses and dates are made up, deterministically for a ``seed``."""
+    rng = random.Random(f"real-names-{seed}")
+    numbers = kvk_numbers(70_000_000, taken)
+    records = []
+    for index, name in enumerate(names):
+        rechtsvorm, uitgebreid, statutes = _legal_form(name)
+        _, sbi_code, sbi_text = rng.choice(TRADES)
+        record: Record = {
+            "evidence": "real name (local/sandbox/data/real_names.txt), made-up registration",
+            "kvkNummer": next(numbers),
+            "naam": name,
+            "rechtsvorm": rechtsvorm,
+            "uitgebreideRechtsvorm": uitgebreid,
+            "indNonMailing": "Nee",
+            "formeleRegistratiedatum": _date(rng),
+            "datumAanvang": _date(rng),
+            "sbi": [[sbi_code, sbi_text, True]],
+            "_foreign": False,
+            "_shielded": False,
+        }
+        if statutes:
+            record["statutaireNaam"] = name
+            record["rsin"] = rsin_for(rng.randint(10_000_000, 99_999_999))
+            record["zoekenRechtspersoon"] = True
+        branches = [_branch(rng, f"95{index:06d}0000", main=True, names=[name], sbi=record["sbi"], record=record)]
+        if rng.random() < 0.2:
+            number = f"95{index:06d}0001"
+            branches.append(_branch(rng, number, main=False, names=[name], sbi=record["sbi"], record=record))
+        record["handelsnamen"] = [name]
+        record["vestigingen"] = branches
+        record["totaalWerkzamePersonen"] = sum(branch["totaal"] for branch in branches)
+        del record["_foreign"], record["_shielded"]
+        records.append(record)
+    return records

@@ -29,6 +29,11 @@ EXPECTED: dict[str, tuple[int, dict[str, object]]] = {
     "api-companies-invalid-format": (400, {"code": "INVALID_FORMAT", "errors.0.field": "kvkNumber"}),
     "api-companies-anonymous": (403, {"code": "AUTHENTICATION_REQUIRED"}),  # a paid route, no authenticated caller
     "api-companies-search": (200, {"meta.source": "kvk"}),
+    "api-companies-typed-first-letters": (200, {"results.0.active": True, "meta.stale": False}),
+    "api-validations-branch-and-rsin": (
+        200,
+        {"verdict": "valid", "checks.branchNumber.result": "match", "checks.rsin.result": "match"},
+    ),
     "api-trade-names-match": (200, {"result": "match", "bestMatch.name": "Test EMZ Dagobert"}),
     "api-trade-names-mismatch": (200, {"result": "mismatch", "bestMatch": None}),
 }
@@ -48,6 +53,7 @@ def test_every_api_event_has_an_expectation() -> None:
         "presignup",
         "postconfirmation",
         "sweep",
+        "watch",
         "eventbridge",
     }
 

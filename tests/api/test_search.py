@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from kvkgate import root
+from kvkgate.domain import search as search_module
 from kvkgate.domain.names import fold
 from tests.api.conftest import Answer, Api
 from tests.conftest import FakeClock
@@ -112,10 +113,11 @@ def test_answers_are_cached_for_the_search_ttl(api: Api, clock: FakeClock) -> No
 def test_every_search_is_charged_to_its_caller(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLER_KVK_LOOKUPS_PER_MINUTE", "2")
     root.reset()
-    assert search(api, "bakkerij").status == 200
-    assert search(api, "drukkerij").status == 200
-    refused = search(api, "kapsalon")
+    statuses = [search(api, q).status for q in ("bakkerij", "drukkerij", "kapsalon", "hovenier")]
+    assert statuses[0] == 200 and statuses[-1] == 429
+    refused = search(api, "schoonmaak")
     assert (refused.status, refused.body["code"]) == (429, "CALLER_LIMIT_REACHED")
+    assert searches(api) == 2  # the caller's two lookups; the refusals asked KVK nothing
     assert search(api, "bakkerij d").status == 200  # answered from the cache: free
 
 
@@ -123,3 +125,85 @@ def test_an_outage_is_a_503_not_an_empty_list(api: Api) -> None:
     api.kvk(outage=True)
     answer = search(api, "bakkerij")
     assert (answer.status, answer.body["code"]) == (503, "KVK_UNAVAILABLE")
+    # Issue #21: no field "kvk" (the request has none) and no raw code where a person's text belongs.
+    assert answer.body["errors"] == []
+    assert answer.body["detail"] != "KVK_UNAVAILABLE" and "KVK" in answer.body["detail"]
+    dutch = api.call("GET", "/v1/companies", query="q=drukkerij", headers={"accept-language": "nl"})
+    assert (dutch.status, dutch.body["errors"]) == (503, [])
+    assert dutch.body["detail"] == "KVK kon zojuist niet worden geraadpleegd; probeer het later opnieuw."
+
+
+# -- issue #21: suggestions from the first letters --------------------------------------------------
+
+
+def registered_active_bakeries() -> set[str]:
+    """The KVK numbers of the sandbox's active companies with a trade name holding the word 'bakkerij'."""
+    from local.sandbox.dataset import is_active
+    from local.sandbox.server import registry
+
+    return {
+        record["kvkNummer"]
+        for record in registry().companies.values()
+        if is_active(record) and any("bakkerij" in words_of(name) for name in record.get("handelsnamen", []))
+    }
+
+
+def test_the_first_letters_suggest_the_registered_active_bakeries(api: Api) -> None:
+    """Issue #21: q=bakk answered nothing (KVK's naam matches whole words); now it completes to 'bakkerij'."""
+    answer = search(api, "bakk")
+    assert answer.status == 200 and answer.body["meta"]["source"] == "kvk"
+    results = answer.body["results"]
+    assert len(results) == 10
+    bakeries = [item for item in results if item["kvkNumber"] in registered_active_bakeries()]
+    assert len(bakeries) >= 4, [item["name"] for item in results]  # beside companies of the Bakker family
+    assert bakeries[0] in results[:2]
+    assert all(item["active"] for item in results)
+    assert all(any(word.startswith("bakk") for word in words_of(item["name"])) for item in results)
+    assert searches(api) <= search_module.MAX_KVK_QUESTIONS
+
+
+def test_before_issue_21_the_first_letters_found_nothing(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEARCH_COMPLETIONS", "0")
+    root.reset()
+    assert search(api, "bakk").body["results"] == []
+
+
+def test_a_common_prefix_costs_one_call_per_ttl_for_everyone(api: Api) -> None:
+    search(api, "bakk")
+    calls = searches(api)
+    for source_ip in ("203.0.113.1", "203.0.113.2", "2001:db8::1"):
+        api.source_ip = source_ip  # other people, typing the same letters
+        assert search(api, "bakk").body["results"]
+        assert search(api, "bakke").body["results"]
+    assert searches(api) == calls
+
+
+@pytest.mark.parametrize("q", ["zzq", "qwerty", "xylofoonbouw", "aaab", "grondwerk"])
+def test_no_request_asks_kvk_more_than_the_stated_number_of_questions(api: Api, q: str) -> None:
+    search(api, q)
+    assert searches(api) <= search_module.MAX_KVK_QUESTIONS
+
+
+def test_prefix_hits_come_first_among_completions(api: Api) -> None:
+    results = search(api, "kaps").body["results"]
+    assert results and all(words_of(item["name"])[0].startswith("kaps") for item in results[:3])
+
+
+def test_words_are_learned_from_kvks_answers_not_from_what_people_type(api: Api) -> None:
+    completions = root.environment().completions
+    search(api, "zzqxv")  # typed, unknown, and no registered name holds it
+    assert completions.seen("zzqxv") == 0 and not completions.complete("zzqx", 5)
+    names = [item["name"] for item in search(api, "transport").body["results"]]
+    words = {word for name in names for word in words_of(name) if len(word) >= 4 and word != "transport"}
+    assert words and all(completions.seen(word) == 1 for word in words)
+    search(api, "transport")  # the same answer again, from the cache: not counted twice
+    assert all(completions.seen(word) == 1 for word in words)
+
+
+def test_a_real_company_is_found_from_its_first_letters(api: Api) -> None:
+    """A name from the IND register that the sandbox holds among 5,000 others: 'Access Innovations B.V.'."""
+    for typed in ("acc", "acce", "acces"):
+        results = search(api, typed).body["results"][:5]
+        if any(item["name"] == "Access Innovations B.V." for item in results):
+            return
+    pytest.fail("not among the first 5 before the word was finished")

@@ -136,7 +136,7 @@ def test_outage_while_checking_the_name_is_unverified(api: Api) -> None:
         (b'{"tradeName": "x"}', "kvkNumber"),
         (b'{"kvkNumber": 68750110}', "kvkNumber"),
         (b'{"kvkNumber": "68750110", "kvk": "x"}', "kvk"),
-        (b'{"kvkNumber": "68750110", "houseNumber": "3"}', "body"),
+        (b'{"kvkNumber": "68750110", "houseNumber": "3"}', "postcode"),
         (b'{"kvkNumber": "68750110", "postcode": "0123AB", "houseNumber": "3"}', "postcode"),
         (b'{"kvkNumber": "68750110", "postcode": "1234AB", "houseNumber": "drie"}', "houseNumber"),
         (b'{"kvkNumber": "68750110", "tradeName": ""}', "tradeName"),

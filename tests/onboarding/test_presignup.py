@@ -52,14 +52,14 @@ def test_valid_number_and_name_sign_up(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("attributes", "message"),
     [
-        ({"custom:kvk_number": "12345678"}, "KVK number 12345678 is not registered with the Chamber of Commerce."),
-        ({"custom:kvk_number": "1234"}, "'1234' is not a KVK number: a KVK number has 8 digits."),
+        ({"custom:kvk_number": "12345678"}, "KVK number 12345678 is not registered with KVK."),
+        ({"custom:kvk_number": "1234"}, "‘1234’ is not a KVK number: a KVK number has 8 digits."),
         ({"custom:kvk_number": "96354429"}, "KVK number 96354429 is registered but no longer active."),
         ({}, "Please enter the KVK number of your company."),
         (
             {"custom:kvk_number": "68750110", "custom:company_name": "Test NV Katrien"},
-            "'Test NV Katrien' is not a name registered for KVK number 68750110."
-            " KVK knows this company as 'Test BV Donald'.",
+            "‘Test NV Katrien’ is not a name registered for KVK number 68750110."
+            " KVK knows this company as ‘Test BV Donald’.",
         ),
     ],
 )

@@ -224,3 +224,29 @@ def test_a_name_without_words_finds_nothing(kvk_http: httpx.Client) -> None:
         response = kvk_http.get(f"/v2/zoeken?naam={name}")
         assert response.status_code == 404
         assert response.json()["fout"][0]["code"] == "IPD5200"
+
+
+# -- rsin and vestigingsnummer (issue #21: the validation's branch and RSIN checks ask these) ---------
+
+
+def test_an_rsin_finds_the_registrations_of_its_company_and_echoes_itself(kvk_http: httpx.Client) -> None:
+    hits = results(kvk_http, "rsin=857587973&inclusiefInactieveRegistraties=true")
+    assert {hit["kvkNummer"] for hit in hits} == {"68750110"}
+    assert all(hit["rsin"] == "857587973" for hit in hits)  # KVK shows the RSIN only when searched by it
+    assert "rsin" not in results(kvk_http, "kvkNummer=68750110")[0]
+    assert kvk_http.get("/v2/zoeken?rsin=123456782").status_code == 404  # passes the 11-proef, nobody's
+    assert kvk_http.get("/v2/zoeken?rsin=12345").json()["fout"][0]["code"] == "IPD0010"
+
+
+def test_a_branch_number_finds_that_branch_only_and_an_ended_one_only_with_inactive(kvk_http: httpx.Client) -> None:
+    (hit,) = results(kvk_http, "vestigingsnummer=000037178601")
+    assert (hit["kvkNummer"], hit["vestigingsnummer"], hit["type"]) == ("68750110", "000037178601", "nevenvestiging")
+    assert kvk_http.get("/v2/zoeken?vestigingsnummer=665544332211").status_code == 404
+
+
+def test_the_real_names_are_registered_among_the_generated_population() -> None:
+    data = registry()
+    real = [record for record in data.companies.values() if str(record.get("evidence", "")).startswith("real name")]
+    generated = [record for record in data.companies.values() if record.get("evidence") == "generated"]
+    assert len(real) == 400 and len(generated) == 5000
+    assert all(record["vestigingen"][0]["handelsnamen"] == [record["naam"]] for record in real)

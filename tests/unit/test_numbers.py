@@ -54,8 +54,8 @@ def test_malformed_kvk_number_names_the_rule(typed: str, rule: str) -> None:
     with pytest.raises(NumberFormatError) as caught:
         parse_kvk_number(typed)
     assert caught.value.rule == rule
-    assert caught.value.field == "kvkNumber"
-    assert "kvkNumber" in str(caught.value)
+    assert caught.value.field == "kvkNumber"  # the machine-readable name; the message uses the person's words
+    assert "KVK number" in str(caught.value) and "kvkNumber" not in str(caught.value)
 
 
 def test_kvk_number_must_be_a_string() -> None:

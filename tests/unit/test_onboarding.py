@@ -382,7 +382,7 @@ def test_an_outage_says_why_when_it_asks_to_be_retried() -> None:
     outage = FakeRegistry(registrations_=Unavailable.kvk_down())
     with pytest.raises(RetryLater) as retry:
         handle(message(), outage, Published(), Deadline.after(10), lambda: NOW)
-    assert str(retry.value) == "The KVK register could not be asked just now; try again later."
+    assert str(retry.value) == "KVK could not be reached just now; please try again later."
 
 
 def test_the_last_delivery_reports_the_failure_with_its_reasons() -> None:
@@ -436,8 +436,8 @@ def test_a_retry_names_every_reason_it_could_not_finish() -> None:
     with pytest.raises(RetryLater) as retry:
         handle(Message(body, 1, 10), registry, Published(), Deadline.after(10), lambda: NOW)
     assert str(retry.value) == (
-        "'Donald BV' resembles the registered name 'Test BV Donald' but is not the same.;"
-        " The KVK register could not be asked just now; try again later."
+        "‘Donald BV’ resembles the registered name ‘Test BV Donald’ but is not the same.;"
+        " KVK could not be reached just now; please try again later."
     )
 
 

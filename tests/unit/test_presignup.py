@@ -125,7 +125,7 @@ def test_a_partial_name_passes_unless_the_policy_is_strict() -> None:
         cognito, FakeRegistry(named_=Unavailable.kvk_down()), policy=Policy(partial_name_verdict="invalid")
     )
     assert refused.code == "TRADE_NAME_PARTIAL"
-    assert str(refused) == "'Donald BV' resembles the registered name 'Test BV Donald' but is not the same."
+    assert str(refused) == "‘Donald BV’ resembles the registered name ‘Test BV Donald’ but is not the same."
 
 
 # --- refused: the verdict is invalid ---------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_a_partial_name_passes_unless_the_policy_is_strict() -> None:
 def test_an_unregistered_number_is_refused_with_kvks_reason() -> None:
     refused = refusal(event({KVK_ATTRIBUTE: "68750110"}), FakeRegistry(registrations_=found(None)))
     assert refused.code == "NOT_REGISTERED"
-    assert str(refused) == "KVK number 68750110 is not registered with the Chamber of Commerce."
+    assert str(refused) == "KVK number 68750110 is not registered with KVK."
 
 
 def test_an_inactive_number_is_refused() -> None:
@@ -148,8 +148,8 @@ def test_a_name_kvk_does_not_know_is_refused_and_the_number_is_not_rechecked() -
     refused = refusal(event({KVK_ATTRIBUTE: "68750110", NAME_ATTRIBUTE: "Bakkerij De Hoek"}), FakeRegistry(), bus=bus)
     assert refused.code == "TRADE_NAME_MISMATCH"
     assert str(refused) == (
-        "'Bakkerij De Hoek' is not a name registered for KVK number 68750110."
-        " KVK knows this company as 'Test BV Donald'."
+        "‘Bakkerij De Hoek’ is not a name registered for KVK number 68750110."
+        " KVK knows this company as ‘Test BV Donald’."
     )
     assert bus.made == 0
 
@@ -157,7 +157,7 @@ def test_a_name_kvk_does_not_know_is_refused_and_the_number_is_not_rechecked() -
 def test_a_malformed_number_is_refused_showing_what_was_typed() -> None:
     registry = FakeRegistry()
     refused = refusal(event({KVK_ATTRIBUTE: " 1234 "}), registry)
-    assert (refused.code, str(refused)) == ("INVALID_FORMAT", "'1234' is not a KVK number: a KVK number has 8 digits.")
+    assert (refused.code, str(refused)) == ("INVALID_FORMAT", "‘1234’ is not a KVK number: a KVK number has 8 digits.")
     assert registry.asked == []
 
 
@@ -165,7 +165,7 @@ def test_the_typed_number_is_shown_printable_and_at_most_twenty_characters() -> 
     refused = refusal(event({KVK_ATTRIBUTE: "12\x0034-abcdefghijklmnopqrstuvwxyz"}))
     assert (refused.code, str(refused)) == (
         "INVALID_FORMAT",
-        "'1234-abcdefghijklmno' is not a KVK number: a KVK number has 8 digits.",
+        "‘1234-abcdefghijklmno’ is not a KVK number: a KVK number has 8 digits.",
     )
 
 
@@ -174,7 +174,7 @@ def test_a_number_too_long_to_be_a_request_is_refused_as_a_format_error() -> Non
     refused = refusal(event({KVK_ATTRIBUTE: "9" * 65}), registry)
     assert (refused.code, str(refused)) == (
         "INVALID_FORMAT",
-        f"'{'9' * 20}' is not a KVK number: a KVK number has 8 digits.",
+        f"‘{'9' * 20}’ is not a KVK number: a KVK number has 8 digits.",
     )
     assert registry.asked == []
 
@@ -232,7 +232,7 @@ def test_the_same_number_written_two_ways_is_no_conflict() -> None:
     registry = FakeRegistry(registrations_=found(None))
     cognito = event({KVK_ATTRIBUTE: "6875 0110"}, validation={KVK_ATTRIBUTE: "68750110"})
     refused = refusal(cognito, registry)
-    assert str(refused) == "KVK number 68750110 is not registered with the Chamber of Commerce."
+    assert str(refused) == "KVK number 68750110 is not registered with KVK."
 
 
 def test_two_different_malformed_numbers_conflict() -> None:
@@ -256,7 +256,7 @@ def test_the_attribute_names_are_the_configured_ones() -> None:
     registry = FakeRegistry(registrations_=found(None))
     cognito = event({"custom:kvk": "68750110", KVK_ATTRIBUTE: "12345678", "custom:name": "Bakkerij De Hoek"})
     refused = refusal(cognito, registry, KVK_NUMBER_ATTRIBUTE="custom:kvk", COMPANY_NAME_ATTRIBUTE="custom:name")
-    assert str(refused) == "KVK number 68750110 is not registered with the Chamber of Commerce."
+    assert str(refused) == "KVK number 68750110 is not registered with KVK."
     named = refusal(cognito, KVK_NUMBER_ATTRIBUTE="custom:kvk", COMPANY_NAME_ATTRIBUTE="custom:name")
     assert named.code == "TRADE_NAME_MISMATCH"
 
@@ -304,9 +304,7 @@ def test_an_outage_refuses_when_fail_open_is_off_and_still_asks_for_a_recheck(
     bus = BusFactory()
     refused = refusal(event({KVK_ATTRIBUTE: "68750110"}), registry, bus=bus, PRESIGNUP_FAIL_OPEN=False)
     assert refused.code == code
-    assert str(refused) == (
-        "We could not check your KVK number with the Chamber of Commerce just now. Please try again in a few minutes."
-    )
+    assert str(refused) == ("We could not check your KVK number with KVK just now. Please try again in a few minutes.")
     assert [detail for _, detail, _ in bus.bus.sent] == [{"customerId": USER, "kvkNumber": "68750110"}]
     assert counted == []
 
@@ -359,7 +357,7 @@ def test_refusals_speak_the_language_chosen() -> None:
         refused = refusal(event({KVK_ATTRIBUTE: "68750110"}), FakeRegistry(registrations_=found(None)))
         missing = refusal(event())
     assert "68750110" in str(refused)
-    assert str(refused) != "KVK number 68750110 is not registered with the Chamber of Commerce."
+    assert str(refused) != "KVK number 68750110 is not registered with KVK."
     assert str(missing) != "Please enter the KVK number of your company."
 
 
@@ -441,3 +439,32 @@ def test_a_bus_that_does_not_exist_is_reported_as_a_misconfiguration(counted: li
         BusFactory(MissingBus()),
     )
     assert counted == ["ConfigurationError", "SignUpRecheckNotQueued", "SignUpFailOpen"]
+
+
+# --- issue #21: the optional branch number and RSIN attributes (free Zoeken, like the rest) -----------
+
+
+def test_a_branch_number_of_the_company_signs_up_without_another_kvk_call() -> None:
+    registry = FakeRegistry()
+    sign_up(event({KVK_ATTRIBUTE: "68750110", "custom:branch_number": "0000 3717 8598"}), registry)
+    assert registry.asked == ["registrations"]
+
+
+def test_another_companys_branch_number_is_refused_with_a_sentence() -> None:
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:branch_number": "990000541921"}))
+    assert refused.code == "BRANCH_MISMATCH"
+    assert str(refused) == "Branch number 990000541921 is not a branch of KVK number 68750110."
+
+
+def test_a_malformed_rsin_is_refused_naming_the_rsin_not_the_kvk_number() -> None:
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "123456789"}))
+    assert refused.code == "INVALID_FORMAT"
+    assert str(refused) == "The RSIN 123456789 fails the 11-proef."
+
+
+def test_the_companys_rsin_signs_up_and_another_is_refused() -> None:
+    own = FakeRegistry(rsin_=found(Registrations((branch(),), 1)))
+    sign_up(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "857587973"}), own)
+    assert own.asked == ["registrations", "rsin_registrations"]
+    refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:rsin": "992760562"}), FakeRegistry(rsin_=found(None)))
+    assert (refused.code, str(refused)) == ("RSIN_MISMATCH", "RSIN 992760562 does not belong to KVK number 68750110.")

@@ -26,6 +26,8 @@ ENGLISH_ONLY = {
     "most", "too", "many", "are", "to", "and", "but", "longer", "active", "found", "checked", "spent", "lookup",
     "lookups", "while", "there", "than", "from", "for", "it", "its", "be", "no", "yes", "what", "when", "where",
 }  # fmt: skip
+# Texts that are the same word in both languages, or hold nothing but placeholders.
+SAME_IN_BOTH = {"demo.postcode.label", "label.postcode", "label.rsin", "demo.rsin.label", "field.labelled"}
 # Keys whose Dutch text is deliberately not Dutch: the language switch names the other language.
 NOT_DUTCH = {"demo.language"}
 
@@ -47,7 +49,7 @@ def test_both_languages_have_every_key_with_the_same_placeholders() -> None:
     assert english.keys() == dutch.keys()
     for key in english:
         assert placeholders(english[key]) == placeholders(dutch[key]), key
-        assert english[key] != dutch[key] or key in {"demo.postcode.label"}, f"{key} is not translated"
+        assert english[key] != dutch[key] or key in SAME_IN_BOTH, f"{key} is not translated"
 
 
 def test_every_key_the_code_says_exists() -> None:
@@ -107,7 +109,7 @@ def test_the_dutch_texts_are_dutch_sentences() -> None:
         if key in NOT_DUTCH:
             continue
         # What a placeholder fills in, quoted values and camelCase field names are not words to judge.
-        bare = re.sub(r"'[^']*'|\{[^}]*\}|\b[a-z]+[A-Z]\w*\b|[0-9]+", " ", text)
+        bare = re.sub(r"‘[^’]*’|\{[^}]*\}|[0-9]+", " ", text)
         words = [word for word in re.findall(r"[^\W\d_]+", bare.lower()) if word not in NAMES]
         folded = [texts_fold(word) for word in words]
         assert not [word for word in words if word in ENGLISH_ONLY], f"{key} has English in it: {text!r}"
@@ -133,9 +135,50 @@ def _compound_of_known(word: str, known: set[str]) -> bool:
 
 def test_the_issues_example_sentence() -> None:
     with texts.speaking("nl"):
-        assert texts.say("reason.NOT_REGISTERED", kvk="12345678") == (
-            "KVK-nummer 12345678 is niet ingeschreven bij de Kamer van Koophandel."
-        )
+        assert texts.say("reason.NOT_REGISTERED", kvk="12345678") == "KVK-nummer 12345678 is niet ingeschreven bij KVK."
+
+
+# "de KVK", "the KVK" (but "het KVK-nummer", "the KVK number" are fine), and the long names KVK no longer uses.
+ARTICLE_KVK = r"\b(de|het|the) KVK(?![-\w ]number)(?![-\w])|Kamer van Koophandel|Chamber of Commerce"
+# The request's field names: machine-readable, English; a person reads "KVK-nummer", "huisnummer".
+FIELD_NAMES = ("kvkNumber", "tradeName", "houseNumber", "branchNumber", "includeInactive", "postcode", "rsin", "city")
+# Texts for developers (a body's media type, how to authenticate, an event's fields), not for a person filling a form.
+FOR_DEVELOPERS = {"problem.UNSUPPORTED_MEDIA_TYPE", "problem.AUTHENTICATION_REQUIRED", "reason.INVALID_REQUEST"}
+
+
+@pytest.mark.parametrize("language", texts.LANGUAGES)
+def test_texts_a_person_reads_name_fields_in_words_kvk_without_article_and_quote_typographically(language: str) -> None:
+    for key, text in texts.catalogue(language).items():
+        if key in FOR_DEVELOPERS or key.startswith("label."):
+            continue
+        words = re.sub(r"\{[^}]*\}", " ", text)
+        camel = [name for name in FIELD_NAMES if re.search(rf"\b{name}\b", words) and name not in ("postcode", "rsin")]
+        assert not camel, f"{key} names a field by its machine name: {text!r}"
+        assert "'" not in words.replace("’", ""), f"{key} quotes with straight quotes: {text!r}"
+        assert not re.search(ARTICLE_KVK, words, re.I), f"{key}: KVK's style is 'KVK', without an article: {text!r}"
+
+
+def test_no_cost_or_quota_internals_in_a_persons_text() -> None:
+    """Operators read about paid lookups and quotas in logs and metrics; a person is told to try later."""
+    for language in texts.LANGUAGES:
+        for key, text in texts.catalogue(language).items():
+            if key.startswith(("reason.", "signup.", "demo.", "problem.")) and key not in FOR_DEVELOPERS:
+                assert not re.search(r"betaald|paid|quota|limiet|limit|budget", text, re.I), f"{key}: {text!r}"
+
+
+def test_field_errors_name_the_field_in_the_readers_language() -> None:
+    from pydantic import ValidationError
+
+    from kvkgate.domain.contracts import ValidationRequest, field_errors
+
+    cases: list[tuple[texts.Language, str, str]] = [("nl", "KVK-nummer", "verplicht"), ("en", "KVK number", "required")]
+    for language, label, missing in cases:
+        with texts.speaking(language):
+            with pytest.raises(ValidationError) as error:
+                ValidationRequest.model_validate({"tradeName": "x"})
+            (problem,) = field_errors(error.value)
+        assert problem["field"] == "kvkNumber"
+        assert problem["message"].startswith(label + ":") and missing in problem["message"]
 
 
 @pytest.mark.parametrize(
@@ -157,3 +200,11 @@ def test_the_issues_example_sentence() -> None:
 )
 def test_accept_language_picks_the_best_language_kvkgate_speaks(header: str | None, language: str) -> None:
     assert texts.from_accept_language(header, "en") == language
+
+
+def test_docs_messages_lists_every_message_as_the_catalogues_say_it() -> None:
+    from local import messages_doc
+
+    assert messages_doc.PAGE.read_text(encoding="utf-8") == messages_doc.render(), "python -m local.messages_doc"
+    page = messages_doc.PAGE.read_text(encoding="utf-8")
+    assert all(f"`{key}`" in page for key in texts.catalogue("nl"))

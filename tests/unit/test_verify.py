@@ -43,6 +43,7 @@ class FakeRegistry:
     names_: Answer[Any] | Exception = field(
         default_factory=lambda: found((RegisteredName("Test BV Donald", "statutoryName"),))
     )
+    rsin_: Answer[Any] | Exception = field(default_factory=lambda: AssertionError("no RSIN asked about"))
     asked: list[str] = field(default_factory=list)
     # Each question with what it was asked about: the number, the words, the address, the deadline.
     calls: list[tuple[Any, ...]] = field(default_factory=list)
@@ -65,6 +66,12 @@ class FakeRegistry:
 
     def registrations_named(self, kvk_number: str, words: str, deadline: Deadline) -> Answer[Any]:
         return self._give("registrations_named", self.named_, kvk_number, words, deadline)
+
+    def branch_registrations(self, branch_number: str, deadline: Deadline) -> Answer[Any]:
+        return self._give("branch_registrations", AssertionError("no branch asked about"))
+
+    def rsin_registrations(self, rsin: str, deadline: Deadline) -> Answer[Any]:
+        return self._give("rsin_registrations", self.rsin_, rsin, deadline)
 
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[Any]:
         return self._give("names", self.names_, kvk_number, deadline)
@@ -250,7 +257,7 @@ def test_a_name_no_registration_holds_is_a_mismatch_decided_for_free() -> None:
     assert "names" not in registry.asked
     name = result.checks.trade_name
     assert name.compared_with == "Test BV Donald"
-    assert "KVK knows this company as 'Test BV Donald'" in result.reasons[0].message
+    assert "KVK knows this company as ‘Test BV Donald’" in result.reasons[0].message
 
 
 def test_a_former_name_is_reported_as_such() -> None:
@@ -326,8 +333,8 @@ def test_a_name_neither_search_nor_naamgeving_knows_is_a_mismatch() -> None:
         result = check(registry, tradeName="Gebr. Andere & Zonen")
         assert (result.verdict, codes(result)) == ("invalid", ["TRADE_NAME_MISMATCH"])
         assert result.reasons[0].message == (
-            "'Gebr. Andere & Zonen' is not a name registered for KVK number 68750110."
-            " KVK knows this company as 'Test BV Donald'."
+            "‘Gebr. Andere & Zonen’ is not a name registered for KVK number 68750110."
+            " KVK knows this company as ‘Test BV Donald’."
         )
         assert result.checks.trade_name.compared_with == "Test BV Donald"
         assert registry.asked == ["registrations", "registrations_named", "names"]
@@ -345,7 +352,7 @@ def test_a_resemblance_found_by_the_free_search_is_final_without_the_paid_lookup
         "Gebroeders Andere en Zonen",
     )
     assert result.reasons[0].message == (
-        "'Gebr. Andere' resembles the registered name 'Gebroeders Andere en Zonen' but is not the same."
+        "‘Gebr. Andere’ resembles the registered name ‘Gebroeders Andere en Zonen’ but is not the same."
     )
     assert registry.asked == ["registrations", "registrations_named"]
 
@@ -354,8 +361,8 @@ def test_a_conclusive_miss_of_the_free_search_names_the_typed_name_and_the_numbe
     registry = FakeRegistry(named_=named(("Bakkerij Kwik", None)))
     result = check(registry, tradeName="Bakkerij De Hoek")
     assert result.reasons[0].message == (
-        "'Bakkerij De Hoek' is not a name registered for KVK number 68750110."
-        " KVK knows this company as 'Bakkerij Kwik'."
+        "‘Bakkerij De Hoek’ is not a name registered for KVK number 68750110."
+        " KVK knows this company as ‘Bakkerij Kwik’."
     )
     assert registry.asked == ["registrations", "registrations_named"]
 
@@ -386,7 +393,7 @@ def test_a_name_of_only_filler_words_is_compared_but_not_searched_for() -> None:
     result = check(registry, tradeName="De")
     assert (result.verdict, codes(result)) == ("invalid", ["TRADE_NAME_MISMATCH"])
     assert result.reasons[0].message == (
-        "'De' is not a name registered for KVK number 68750110. KVK knows this company as 'Test BV Donald'."
+        "‘De’ is not a name registered for KVK number 68750110. KVK knows this company as ‘Test BV Donald’."
     )
     assert registry.asked == ["registrations"]
 
@@ -404,7 +411,7 @@ def test_a_former_name_in_the_registration_itself_is_reported_as_such() -> None:
         "expiredName",
     )
     assert result.reasons[0].message == (
-        "'Test BV Kwik' is a former name of KVK number 68750110. KVK knows this company as 'Test BV Donald'."
+        "‘Test BV Kwik’ is a former name of KVK number 68750110. KVK knows this company as ‘Test BV Donald’."
     )
     assert registry.asked == ["registrations"]
     strict = check(
@@ -423,7 +430,7 @@ def test_a_former_name_found_by_the_free_search_names_the_current_one() -> None:
     registry = FakeRegistry(named_=named(("Test BV Donald", "Test BV Kwik")))
     result = check(registry, tradeName="Test BV Kwik")
     assert result.reasons[0].message == (
-        "'Test BV Kwik' is a former name of KVK number 68750110. KVK knows this company as 'Test BV Donald'."
+        "‘Test BV Kwik’ is a former name of KVK number 68750110. KVK knows this company as ‘Test BV Donald’."
     )
 
 
@@ -431,7 +438,7 @@ def test_a_former_name_with_no_current_one_is_called_a_former_name_only() -> Non
     nameless = Registration(KVK, "000037178598", "main branch", None, True, expired_name="Test BV Kwik")
     result = check(FakeRegistry(registrations_=registered(nameless)), tradeName="Test BV Kwik")
     assert codes(result) == ["TRADE_NAME_EXPIRED"]
-    assert result.reasons[0].message == "'Test BV Kwik' is a former name of KVK number 68750110."
+    assert result.reasons[0].message == "‘Test BV Kwik’ is a former name of KVK number 68750110."
 
 
 def test_a_different_name_closest_to_a_former_one_is_still_a_mismatch() -> None:
@@ -450,7 +457,7 @@ def test_a_name_with_nothing_registered_to_compare_says_so_without_a_known_name(
     result = check(registry, tradeName="Bakkerij & De Hoek")
     name = result.checks.trade_name
     assert (result.verdict, codes(result)) == ("invalid", ["TRADE_NAME_MISMATCH"])
-    assert result.reasons[0].message == "'Bakkerij & De Hoek' is not a name registered for KVK number 68750110."
+    assert result.reasons[0].message == "‘Bakkerij & De Hoek’ is not a name registered for KVK number 68750110."
     assert (name.result, name.score, name.compared_with, name.matched_name) == ("mismatch", 0.0, None, None)
     assert result.company is not None and result.company.name is None
 
@@ -466,7 +473,7 @@ def test_a_partial_name_is_valid_with_its_reason_or_invalid_by_policy() -> None:
         "Test BV Donald",
     )
     assert (
-        result.reasons[0].message == "'Donald BV' resembles the registered name 'Test BV Donald' but is not the same."
+        result.reasons[0].message == "‘Donald BV’ resembles the registered name ‘Test BV Donald’ but is not the same."
     )
     assert [(item.typed, item.registered) for item in name.differences] == [(None, "Test")]
     strict = Policy(partial_name_verdict="invalid")
@@ -492,8 +499,8 @@ def test_a_partial_name_and_an_outage_elsewhere_keep_both_reasons() -> None:
 def test_a_refused_paid_lookup_says_which_name_and_number() -> None:
     result = check(FakeRegistry(names_=PaidLookupRefused(3600)), tradeName="Gebr. Andere & Zonen")
     assert result.reasons[0].message == (
-        "Whether 'Gebr. Andere & Zonen' is a name of KVK number 68750110 needs a paid lookup,"
-        " and today's limit for those is reached."
+        "Whether ‘Gebr. Andere & Zonen’ is a name of KVK number 68750110 could not be checked now;"
+        " please try again later."
     )
     assert result.company is not None and result.company.name == "Test BV Donald"
 
@@ -608,7 +615,7 @@ def test_the_verdict_reasons_say_which_number() -> None:
     ended = check(FakeRegistry(registrations_=registered(branch(active=False))))
     assert ended.reasons[0].message == "KVK number 68750110 is registered but no longer active."
     gone = check(FakeRegistry(registrations_=found(None)), kvkNumber="6875 0110")
-    assert gone.reasons[0].message == "KVK number 68750110 is not registered with the Chamber of Commerce."
+    assert gone.reasons[0].message == "KVK number 68750110 is not registered with KVK."
     assert gone.company is None
 
 
@@ -653,7 +660,7 @@ def test_a_resemblance_to_a_former_name_stands_when_kvk_cannot_be_asked_for_more
         "partial",
     )
     assert result.reasons[0].message == (
-        "'Dagobert BV' is a former name of KVK number 68750110. KVK knows this company as 'Test BV Donald'."
+        "‘Dagobert BV’ is a former name of KVK number 68750110. KVK knows this company as ‘Test BV Donald’."
     )
     strict = check(registry, Policy(expired_name_result="mismatch"), tradeName="Dagobert BV")
     assert (strict.verdict, codes(strict)) == ("invalid", ["TRADE_NAME_MISMATCH"])
@@ -662,7 +669,7 @@ def test_a_resemblance_to_a_former_name_stands_when_kvk_cannot_be_asked_for_more
 def test_a_partial_name_that_stands_through_an_outage_says_what_it_resembles() -> None:
     result = check(FakeRegistry(named_=Unavailable.kvk_down()), tradeName="Donald BV")
     assert (
-        result.reasons[0].message == "'Donald BV' resembles the registered name 'Test BV Donald' but is not the same."
+        result.reasons[0].message == "‘Donald BV’ resembles the registered name ‘Test BV Donald’ but is not the same."
     )
 
 
@@ -677,7 +684,7 @@ def test_a_former_name_only_naamgeving_knows_is_reported_as_such() -> None:
         "partial",
     )
     assert result.reasons[0].message == (
-        "'Gebr. Andere & Zonen' is a former name of KVK number 68750110. KVK knows this company as 'Test BV Donald'."
+        "‘Gebr. Andere & Zonen’ is a former name of KVK number 68750110. KVK knows this company as ‘Test BV Donald’."
     )
     strict = check(FakeRegistry(names_=paid), Policy(expired_name_result="mismatch"), tradeName="Gebr. Andere & Zonen")
     assert (strict.verdict, codes(strict)) == ("invalid", ["TRADE_NAME_MISMATCH"])

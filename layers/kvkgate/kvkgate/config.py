@@ -99,6 +99,9 @@ class Settings(BaseModel):
     onboarding_queue_url: str | None = Field(None, alias="ONBOARDING_QUEUE_URL", min_length=1)
     kvk_number_attribute: str = Field("custom:kvk_number", alias="KVK_NUMBER_ATTRIBUTE", min_length=1)
     company_name_attribute: str = Field("custom:company_name", alias="COMPANY_NAME_ATTRIBUTE", min_length=1)
+    # Issue #21: optional attributes the pre-sign-up trigger checks too when a sign-up carries them (free Zoeken).
+    branch_number_attribute: str = Field("custom:branch_number", alias="BRANCH_NUMBER_ATTRIBUTE", min_length=1)
+    rsin_attribute: str = Field("custom:rsin", alias="RSIN_ATTRIBUTE", min_length=1)
     presignup_fail_open: bool = Field(True, alias="PRESIGNUP_FAIL_OPEN")
     # The Cognito pool the trigger guards (the template's UserPoolId or demo pool): the worker records
     # each sign-up's decision on the user in KVK_DECISION_ATTRIBUTE, and the sweep re-checks users without one.
@@ -120,6 +123,8 @@ class Settings(BaseModel):
     mutatieservice_subscription: str = Field("", alias="MUTATIESERVICE_SUBSCRIPTION", max_length=100)
     # Company search answers change little within minutes; many people type the same prefixes.
     search_cache_ttl_seconds: int = Field(600, alias="SEARCH_CACHE_TTL_SECONDS", ge=0, le=86_400)
+    # Issue #21: likely whole words the company search considers for the word being typed (0: as before).
+    search_completions: int = Field(4, alias="SEARCH_COMPLETIONS", ge=0, le=10)
     function_name: str = Field("kvkgate", alias="AWS_LAMBDA_FUNCTION_NAME", min_length=1)
 
     @property

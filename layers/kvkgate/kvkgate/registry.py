@@ -121,6 +121,14 @@ class KvkRegistry:
         )
         return self._search(query, deadline)
 
+    def branch_registrations(self, branch_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        query = ZoekQuery(vestigingsnummer=branch_number, inclusiefInactieveRegistraties=True)
+        return self._search(query, deadline)
+
+    def rsin_registrations(self, rsin: str, deadline: Deadline) -> Answer[Registrations | None]:
+        query = ZoekQuery(rsin=rsin, inclusiefInactieveRegistraties=True)
+        return self._search(query, deadline)
+
     def companies_named(self, words: str, filters: SearchFilters, deadline: Deadline) -> Answer[Registrations | None]:
         request = zoeken_request(named_query(words, filters))
         found = self._lookup(request, ZoekResultaat.model_validate, deadline, refused_is_none=True, ttl=self.search_ttl)

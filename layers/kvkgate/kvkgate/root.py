@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from kvkgate.app.watch import Watcher
     from kvkgate.aws.clients import AwsTimeouts
+    from kvkgate.domain.completions import Completions
 
 
 _UNLIMITED = 10**12
@@ -245,6 +246,13 @@ class Environment:
     @functools.cached_property
     def registry(self) -> KvkRegistry:
         return KvkRegistry(self.client, self.cache, search_ttl=self.settings.search_cache_ttl_seconds)
+
+    @functools.cached_property
+    def completions(self) -> Completions:
+        """The words a company search completes the typed letters to; learns from KVK's answers (issue #21)."""
+        from kvkgate.domain.completions import Completions
+
+        return Completions()
 
     @functools.cached_property
     def policy(self) -> Policy:

@@ -327,7 +327,7 @@ def outcome_to_http(error: Exception) -> tuple[int, dict[str, Any], dict[str, st
         return _too_many(error)
     if isinstance(error, Unavailable):
         retry = str(max(1, round(error.retry_after)))
-        body = problem(503, error.code, error.message, [{"field": "kvk", "message": error.code}])
+        body = problem(503, error.code, error.message)  # about no field of the request: ``errors`` stays empty
         return 503, body, {"Retry-After": retry}
     if isinstance(error, ConfigError):
         # Not an outage (no Retry-After: waiting changes nothing) and no setting named to the caller;

@@ -158,7 +158,7 @@ def idempotency_key(body: str) -> str:
 
 
 # The fields of a CustomerSignedUp detail that the verification reads; producers may add others.
-_REQUEST_FIELDS = ("kvkNumber", "tradeName", "postcode", "houseNumber")
+_REQUEST_FIELDS = ("kvkNumber", "tradeName", "postcode", "houseNumber", "branchNumber", "rsin")
 
 
 @dataclass(frozen=True)

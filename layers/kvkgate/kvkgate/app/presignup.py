@@ -109,6 +109,8 @@ def check_sign_up(
     else:
         if result.verdict == "invalid":
             reason = result.reasons[0]
+            if reason.code == "INVALID_FORMAT" and reason.field != "kvkNumber":
+                raise SignUpRefused(reason.code, reason.message)  # a branch number or RSIN: its own sentence
             raise SignUpRefused(reason.code, _sentence(reason.code, reason.message, fields["kvkNumber"]))
         if result.verdict != "unverified":
             if result.checks.trade_name.result == "unconfirmed":
@@ -140,6 +142,10 @@ def _claimed(event: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     fields: dict[str, Any] = {"kvkNumber": numbers[0]}
     if names and names[0].strip():
         fields["tradeName"] = names[0]
+    for field, attribute in (("branchNumber", settings.branch_number_attribute), ("rsin", settings.rsin_attribute)):
+        given = next((found[attribute] for found in sources if found.get(attribute, "").strip()), None)
+        if given is not None:
+            fields[field] = given  # optional checks, free Zoeken like the rest of the decision
     try:
         ValidationRequest.model_validate(fields)
     except ValidationError as error:

@@ -14,9 +14,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictStr,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -77,6 +79,10 @@ class ValidationRequest(Request):
     trade_name: NameText | None = None
     postcode: ShortText | None = None
     house_number: str | None = None
+    # Issue #21: a branch (vestigingsnummer) of this KVK number, and its RSIN. Like the KVK number,
+    # their format is judged by the domain, so a malformed one is a verdict at its field, not a 400.
+    branch_number: ShortText | None = None
+    rsin: ShortText | None = None
 
     @field_validator("postcode")
     @classmethod
@@ -98,7 +104,7 @@ class ValidationRequest(Request):
     @model_validator(mode="after")
     def _house_number_needs_postcode(self) -> ValidationRequest:
         if self.house_number is not None and self.postcode is None:
-            raise ValueError(say("number.house_number_needs_postcode"))
+            raise PydanticCustomError(FIELD_RULE, say("number.house_number_needs_postcode"), {"field": "postcode"})
         return self
 
 
@@ -120,26 +126,49 @@ def _checked(parse: Any, value: Any, field: str) -> Any:
         raise ValueError(error.message) from None
 
 
+# A rule about two fields together (a house number needs a postcode): the error names the field to fix.
+FIELD_RULE = "field_rule"
+
+
 def field_errors(error: ValidationError) -> list[dict[str, str]]:
     """Pydantic's errors as ``{"field", "message"}``, field names as the client sent them, messages
-    in the current language (kvkgate's own rules already are; pydantic's by their error type)."""
+    in the current language (kvkgate's own rules already are; pydantic's by their error type),
+    each naming the field in words a person reads ("KVK-nummer: ...")."""
     problems = []
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
+        context = item.get("ctx") or {}
+        field = ".".join(str(part) for part in item["loc"]) or str(context.get("field") or "body")
         kind = str(item["type"])
-        if kind == "value_error":
-            message = str(item["msg"]).removeprefix("Value error, ")
-        elif has(f"field.{kind}"):
-            message = say(f"field.{kind}", **{str(name): value for name, value in (item.get("ctx") or {}).items()})
+        if kind in ("value_error", FIELD_RULE):
+            message = str(item["msg"]).removeprefix("Value error, ")  # kvkgate's own rules name the field
         else:
-            message = say("field.invalid")
+            template = f"field.{kind}" if has(f"field.{kind}") else "field.invalid"
+            message = labelled(field, say(template, **{str(name): value for name, value in context.items()}))
         problems.append({"field": field, "message": message})
     return problems
+
+
+def labelled(field: str, message: str) -> str:
+    """``message`` preceded by the field's name in the reader's language, when the field has one."""
+    key = f"label.{field.rsplit('.', 1)[-1]}"
+    if not has(key):
+        return message
+    return say("field.labelled", label=say(key), message=message[:1].lower() + message[1:])
 
 
 class Reason(Contract):
     code: str
     message: str
+    # The request field the reason is about (a format error, a branch that is not this company's),
+    # so a form can show it at that field. Left out of the JSON when the reason is about no one field.
+    field: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_field(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("field") is None:
+            data.pop("field", None)
+        return data
 
 
 class WordDifference(Contract):
@@ -163,12 +192,27 @@ class AddressCheck(Contract):
     result: MatchState
 
 
+# A branch of this KVK number (``inactive``: it is, but it has ended), or an RSIN of it.
+BranchState = Literal["match", "inactive", "mismatch", "skipped", "unknown"]
+IdentifierState = Literal["match", "mismatch", "skipped", "unknown"]
+
+
+class BranchCheck(Contract):
+    result: BranchState
+
+
+class RsinCheck(Contract):
+    result: IdentifierState
+
+
 class Checks(Contract):
     format: CheckState
     registered: CheckState
     active: CheckState
     trade_name: NameCheck
     address: AddressCheck
+    branch_number: BranchCheck = BranchCheck(result="skipped")
+    rsin: RsinCheck = RsinCheck(result="skipped")
 
 
 class CompanyBrief(Contract):
@@ -314,7 +358,8 @@ class SearchRequest(Request):
     @model_validator(mode="after")
     def _address_together(self) -> SearchRequest:
         if (self.postcode is None) != (self.house_number is None):
-            raise ValueError(say("search.postcode_and_house_number"))
+            missing = "houseNumber" if self.house_number is None else "postcode"
+            raise PydanticCustomError(FIELD_RULE, say("search.postcode_and_house_number"), {"field": missing})
         return self
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kvkgate.texts import say
+from kvkgate.texts import has, say
 
 # People type numbers with spaces, dots or dashes ("6875 0110", "68.75.01.10"); KVK wants digits.
 # Exactly these three (design §4), so docs/openapi.yaml can state the same rule as a pattern.
@@ -25,6 +25,14 @@ _UNISSUED_POSTCODE_LETTERS = frozenset({"SA", "SD", "SS"})
 MAX_INPUT_LENGTH = 64
 
 
+def _rule(key: str, field: str, **values: object) -> str:
+    """A rule's sentence, naming the field as a person reads it ("Het KVK-nummer ...", "The postcode ..."):
+    ``field`` itself stays the machine-readable name the error carries."""
+    named = say(f"the.{field}") if has(f"the.{field}") else field
+    sentence = say(key, field=named, **values)
+    return sentence[:1].upper() + sentence[1:]
+
+
 class NumberFormatError(ValueError):
     """A value is not a well-formed identifier. ``field`` and ``rule`` are machine-readable."""
 
@@ -37,12 +45,12 @@ class NumberFormatError(ValueError):
 
 def _strip(field: str, raw: object) -> str:
     if not isinstance(raw, str):
-        raise NumberFormatError(field, "type", say("number.type", field=field, kind=type(raw).__name__))
+        raise NumberFormatError(field, "type", _rule("number.type", field, kind=type(raw).__name__))
     if len(raw) > MAX_INPUT_LENGTH:
-        raise NumberFormatError(field, "too_long", say("number.too_long", field=field, limit=MAX_INPUT_LENGTH))
+        raise NumberFormatError(field, "too_long", _rule("number.too_long", field, limit=MAX_INPUT_LENGTH))
     value = _SEPARATORS.sub("", raw)
     if not value:
-        raise NumberFormatError(field, "empty", say("number.empty", field=field))
+        raise NumberFormatError(field, "empty", _rule("number.empty", field))
     return value
 
 
@@ -50,9 +58,9 @@ def _digits(field: str, raw: object, length: int) -> str:
     value = _strip(field, raw)
     if not _DIGITS.fullmatch(value):
         shown = "".join(char for char in value if char.isprintable())[:20]
-        raise NumberFormatError(field, "digits_only", say("number.digits_only", field=field, value=repr(shown)))
+        raise NumberFormatError(field, "digits_only", _rule("number.digits_only", field, value=f"‘{shown}’"))
     if len(value) != length:
-        raise NumberFormatError(field, "length", say("number.length", field=field, length=length, got=len(value)))
+        raise NumberFormatError(field, "length", _rule("number.length", field, length=length, got=len(value)))
     return value
 
 
@@ -80,7 +88,7 @@ def parse_rsin(raw: object, field: str = "rsin") -> str:
     value = _digits(field, raw, 9)
     weighted = sum(int(digit) * weight for digit, weight in zip(value[:8], range(9, 1, -1), strict=True))
     if (weighted - int(value[8])) % 11 != 0:
-        raise NumberFormatError(field, "checksum", say("number.checksum", field=field, value=value))
+        raise NumberFormatError(field, "checksum", _rule("number.checksum", field, value=value))
     return value
 
 
@@ -89,14 +97,12 @@ def parse_postcode(raw: object, field: str = "postcode") -> str:
     value = _strip(field, raw)
     # Match before upper-casing: "ß".upper() is "SS", and only ASCII letters make a postcode.
     if not _POSTCODE.fullmatch(value):
-        raise NumberFormatError(field, "format", say("number.postcode_format", field=field))
+        raise NumberFormatError(field, "format", _rule("number.postcode_format", field))
     value = value.upper()
     if value[0] == "0":
-        raise NumberFormatError(field, "leading_zero", say("number.leading_zero", field=field))
+        raise NumberFormatError(field, "leading_zero", _rule("number.leading_zero", field))
     if value[4:] in _UNISSUED_POSTCODE_LETTERS:
-        raise NumberFormatError(
-            field, "unissued_letters", say("number.unissued_letters", field=field, letters=value[4:])
-        )
+        raise NumberFormatError(field, "unissued_letters", _rule("number.unissued_letters", field, letters=value[4:]))
     return value
 
 
@@ -112,17 +118,17 @@ def parse_house_number(raw: object, field: str = "houseNumber") -> HouseNumber:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str):
-        raise NumberFormatError(field, "type", say("number.type_or_number", field=field))
+        raise NumberFormatError(field, "type", _rule("number.type_or_number", field))
     if len(raw) > MAX_INPUT_LENGTH:
-        raise NumberFormatError(field, "too_long", say("number.too_long", field=field, limit=MAX_INPUT_LENGTH))
+        raise NumberFormatError(field, "too_long", _rule("number.too_long", field, limit=MAX_INPUT_LENGTH))
     if not raw.strip(" "):
-        raise NumberFormatError(field, "empty", say("number.empty", field=field))
+        raise NumberFormatError(field, "empty", _rule("number.empty", field))
     match = _HOUSE_NUMBER.fullmatch(raw)
     if match is None:
-        raise NumberFormatError(field, "format", say("number.house_number_format", field=field))
+        raise NumberFormatError(field, "format", _rule("number.house_number_format", field))
     number = int(match["number"])
     if number == 0:
-        raise NumberFormatError(field, "range", say("number.range", field=field))
+        raise NumberFormatError(field, "range", _rule("number.range", field))
     letter = match["letter"].upper() if match["letter"] else None
     addition = match["addition"].upper() if match["addition"] else None
     return HouseNumber(number=number, letter=letter, addition=addition)

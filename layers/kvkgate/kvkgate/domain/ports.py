@@ -121,6 +121,12 @@ class Registry(Protocol):
         KVK matches whole words of every name a registration holds; each result shows the name
         that matched (``name``, or ``expired_name`` for an expired one)."""
 
+    def branch_registrations(self, branch_number: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """The registration with this vestigingsnummer, active or not (free)."""
+
+    def rsin_registrations(self, rsin: str, deadline: Deadline) -> Answer[Registrations | None]:
+        """Registrations of the legal entity with this RSIN, active or not (free)."""
+
     def names(self, kvk_number: str, deadline: Deadline) -> Answer[tuple[RegisteredName, ...] | None]:
         """Every name the registration holds, per branch (Naamgeving, paid)."""
 

@@ -24,18 +24,26 @@ from typing import Literal
 from kvkgate.clock import Deadline
 from kvkgate.domain.contracts import (
     AddressCheck,
+    BranchCheck,
     Checks,
     CompanyBrief,
     Meta,
     NameCheck,
     Reason,
+    RsinCheck,
     Source,
     ValidationRequest,
     ValidationResult,
     WordDifference,
 )
 from kvkgate.domain.names import NameMatch, RegisteredName, best_match, search_words
-from kvkgate.domain.numbers import NumberFormatError, parse_house_number, parse_kvk_number
+from kvkgate.domain.numbers import (
+    NumberFormatError,
+    parse_branch_number,
+    parse_house_number,
+    parse_kvk_number,
+    parse_rsin,
+)
 from kvkgate.domain.outcomes import KVK_BUSY, Busy, PaidLookupRefused, Unavailable
 from kvkgate.domain.ports import Answer, Registration, Registrations, Registry
 from kvkgate.texts import say
@@ -106,17 +114,17 @@ def validate(
 ) -> ValidationResult:
     rules = policy or Policy()
     sources = _Sources()
-    try:
-        kvk = parse_kvk_number(request.kvk_number)
-    except NumberFormatError as error:
+    malformed = _format_errors(request)
+    if malformed:
         return _result(
             request.kvk_number,
             "invalid",
-            [Reason(code="INVALID_FORMAT", message=error.message)],
+            [Reason(code="INVALID_FORMAT", message=error.message, field=error.field) for error in malformed],
             _checks("fail", "unknown", "unknown", request),
             None,
             sources.meta(now),
         )
+    kvk = parse_kvk_number(request.kvk_number)
     try:
         registration = sources.add(registry.registrations(kvk, deadline))
     except _NOT_ASKED as outage:
@@ -132,13 +140,30 @@ def validate(
     if not active:
         reason = Reason(code="INACTIVE", message=say("reason.INACTIVE", kvk=kvk))
         return _result(kvk, "invalid", [reason], _checks("pass", "pass", "fail", request), company, sources.meta(now))
-    return _claims(kvk, request, items, company, registry, deadline, sources, rules, now)
+    return _claims(kvk, request, registration.value, company, registry, deadline, sources, rules, now)
+
+
+def _format_errors(request: ValidationRequest) -> list[NumberFormatError]:
+    """Every identifier that is not well-formed, each at its own field; no KVK call is made for them."""
+    errors = []
+    for parse, value in (
+        (parse_kvk_number, request.kvk_number),
+        (parse_branch_number, request.branch_number),
+        (parse_rsin, request.rsin),
+    ):
+        if value is None:
+            continue
+        try:
+            parse(value)
+        except NumberFormatError as error:
+            errors.append(error)
+    return errors
 
 
 def _claims(
     kvk: str,
     request: ValidationRequest,
-    items: tuple[Registration, ...],
+    found: Registrations,
     company: CompanyBrief,
     registry: Registry,
     deadline: Deadline,
@@ -146,7 +171,8 @@ def _claims(
     rules: Policy,
     now: dt.datetime,
 ) -> ValidationResult:
-    """Registered and active: now the claimed name and address, then the verdict."""
+    """Registered and active: now the claimed name, address, branch and RSIN, then the verdict."""
+    items = found.items
     reasons: list[Reason] = []
     unreachable: _Unreachable | None = None
     name_check = NameCheck(result="skipped")
@@ -165,8 +191,33 @@ def _claims(
             reasons += address_reason
         except _Unreachable as problem:
             address_check, unreachable = AddressCheck(result="unknown"), problem
-    checks = Checks(format="pass", registered="pass", active="pass", trade_name=name_check, address=address_check)
+    branch_check = BranchCheck(result="skipped")
+    if request.branch_number is not None:
+        try:
+            branch_check, branch_reason = _check_branch(
+                kvk, parse_branch_number(request.branch_number), found, registry, deadline, sources
+            )
+            reasons += branch_reason
+        except _Unreachable as problem:
+            branch_check, unreachable = BranchCheck(result="unknown"), problem
+    rsin_check = RsinCheck(result="skipped")
+    if request.rsin is not None:
+        try:
+            rsin_check, rsin_reason = _check_rsin(kvk, parse_rsin(request.rsin), registry, deadline, sources)
+            reasons += rsin_reason
+        except _Unreachable as problem:
+            rsin_check, unreachable = RsinCheck(result="unknown"), problem
+    checks = Checks(
+        format="pass",
+        registered="pass",
+        active="pass",
+        trade_name=name_check,
+        address=address_check,
+        branch_number=branch_check,
+        rsin=rsin_check,
+    )
     failed = name_check.result == "mismatch" or address_check.result == "mismatch"
+    failed |= branch_check.result in ("mismatch", "inactive") or rsin_check.result == "mismatch"
     failed |= name_check.result in ("partial", "unconfirmed") and rules.partial_name_verdict == "invalid"
     if failed:
         verdict: Literal["valid", "invalid", "unverified"] = "invalid"
@@ -304,6 +355,44 @@ def _check_address(
     return AddressCheck(result="match"), []
 
 
+def _check_branch(
+    kvk: str, branch: str, found: Registrations, registry: Registry, deadline: Deadline, sources: _Sources
+) -> tuple[BranchCheck, list[Reason]]:
+    """Is ``branch`` a vestiging of this KVK number, and still active? The company's own search (every
+    registration, active or not) usually answers it; only a company with more registrations than one
+    page holds costs one more free Zoeken, by the branch number."""
+    listed = next((item for item in found.items if item.branch_number == branch), None)
+    if listed is None and not found.complete:
+        try:
+            by_number = sources.add(registry.branch_registrations(branch, deadline))
+        except _NOT_ASKED as outage:
+            raise _unreachable(outage) from None
+        items = by_number.value.items if by_number.value else ()
+        listed = next((item for item in items if item.kvk_number == kvk and item.branch_number == branch), None)
+    if listed is None:
+        message = say("reason.BRANCH_MISMATCH", branch=branch, kvk=kvk)
+        return BranchCheck(result="mismatch"), [Reason(code="BRANCH_MISMATCH", message=message, field="branchNumber")]
+    if listed.active is False:
+        message = say("reason.BRANCH_INACTIVE", branch=branch, kvk=kvk)
+        return BranchCheck(result="inactive"), [Reason(code="BRANCH_INACTIVE", message=message, field="branchNumber")]
+    return BranchCheck(result="match"), []
+
+
+def _check_rsin(
+    kvk: str, rsin: str, registry: Registry, deadline: Deadline, sources: _Sources
+) -> tuple[RsinCheck, list[Reason]]:
+    """Does ``rsin`` belong to this KVK number? One free Zoeken by the RSIN (KVK's search results do
+    not show a company's RSIN otherwise); an RSIN KVK does not know belongs to no number."""
+    try:
+        answer = sources.add(registry.rsin_registrations(rsin, deadline))
+    except _NOT_ASKED as outage:
+        raise _unreachable(outage) from None
+    if answer.value is not None and any(item.kvk_number == kvk for item in answer.value.items):
+        return RsinCheck(result="match"), []
+    message = say("reason.RSIN_MISMATCH", rsin=rsin, kvk=kvk)
+    return RsinCheck(result="mismatch"), [Reason(code="RSIN_MISMATCH", message=message, field="rsin")]
+
+
 def _address_shielded(items: tuple[Registration, ...]) -> bool:
     """A search shows a shielded address as a bare postal place with no street."""
     domestic = [item.place for item in items if item.place is not None and not item.place.abroad]
@@ -342,8 +431,28 @@ def _checks(format_: str, registered: str, active: str, request: ValidationReque
             "active": active,
             "tradeName": {"result": name},
             "address": {"result": address},
+            "branchNumber": {"result": "unknown" if request.branch_number is not None else "skipped"},
+            "rsin": {"result": "unknown" if request.rsin is not None else "skipped"},
         }
     )
+
+
+# The request field each reason is about, so a form can show it there (INVALID_FORMAT, the branch and
+# RSIN reasons name theirs when they are made). Outages and limits are about no field.
+_REASON_FIELDS = {
+    "NOT_REGISTERED": "kvkNumber",
+    "INACTIVE": "kvkNumber",
+    "TRADE_NAME_MISMATCH": "tradeName",
+    "TRADE_NAME_PARTIAL": "tradeName",
+    "TRADE_NAME_EXPIRED": "tradeName",
+    "TRADE_NAME_UNCONFIRMED": "tradeName",
+    "ADDRESS_MISMATCH": "postcode",
+}
+
+
+def _at_field(reason: Reason) -> Reason:
+    field = reason.field or _REASON_FIELDS.get(reason.code)
+    return reason if field == reason.field else reason.model_copy(update={"field": field})
 
 
 def _not_registered(kvk: str, request: ValidationRequest, sources: _Sources, now: dt.datetime) -> ValidationResult:
@@ -376,7 +485,7 @@ def _result(
     return ValidationResult(
         kvk_number=kvk,
         verdict=verdict,
-        reasons=reasons,
+        reasons=[_at_field(reason) for reason in reasons],
         checks=checks,
         company=company,
         meta=meta,

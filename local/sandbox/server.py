@@ -45,6 +45,9 @@ class SandboxServer:
             access_log=False,
             server_header=False,
             lifespan="off",
+            # Without a bound uvicorn waits for every open connection, and its worker threads (not
+            # daemons) then keep the whole process from exiting: Ctrl-C on make run must stop it.
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="kvk-sandbox", daemon=True)
@@ -70,7 +73,10 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=5)
+        if self._thread.is_alive():  # still waiting on a connection: close them all now
+            self._server.force_exit = True
+            self._thread.join(timeout=5)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

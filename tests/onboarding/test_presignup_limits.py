@@ -179,6 +179,20 @@ def test_a_recheck_that_cannot_be_queued_does_not_fail_the_sign_up(stack: Stack,
         ({"custom:kvk_number": "6875\x000110"}, None, "INVALID_FORMAT"),
         ({"custom:kvk_number": "x" * 500}, None, "INVALID_FORMAT"),
         ({"custom:kvk_number": "68750110"}, {"custom:kvk_number": "69599084"}, "KVK_NUMBER_CONFLICT"),
+        # Given twice, each identity claim must agree, or one is checked and the other kept on the user.
+        (
+            {"custom:kvk_number": "68750110", "custom:company_name": "Test NV Katrien"},
+            {"custom:company_name": "Test BV Donald"},
+            "COMPANY_NAME_CONFLICT",
+        ),
+        (
+            {"custom:kvk_number": "68750110", "custom:branch_number": "000037178598"},
+            {"custom:branch_number": "000037178601"},
+            "BRANCH_NUMBER_CONFLICT",
+        ),
+        ({"custom:kvk_number": "68750110", "custom:rsin": "123456782"}, {"custom:rsin": "111222333"}, "RSIN_CONFLICT"),
+        # Too long to be read: the branch number's own sentence, not the company name's.
+        ({"custom:kvk_number": "68750110", "custom:branch_number": "1" * 100}, None, "INVALID_FORMAT"),
     ],
 )
 def test_bad_attribute_values_get_a_plain_sentence(
@@ -195,6 +209,7 @@ def test_bad_attribute_values_get_a_plain_sentence(
     assert refused.value.code == code
     assert message.endswith(".") and len(message) < 200
     assert not any(word in message for word in ("Traceback", "validation error", "pydantic", "Value error", "\x00"))
+    assert ("branch" in message.casefold()) == ("custom:branch_number" in {**attributes, **(validation_data or {})})
     assert httpx.get(stack.sandbox.url + "/__sandbox/stats").json()["totalCalls"] == 0  # refused before asking KVK
 
 
@@ -210,3 +225,14 @@ def test_the_number_in_validation_data_is_the_one_checked(stack: Stack) -> None:
     assert refused.value.code == "NOT_REGISTERED"
     event["request"]["validationData"] = {"custom:kvk_number": "69599084", "custom:company_name": "Test EMZ Dagobert"}
     assert load_handler(spec)(event, LambdaContext(spec)) == event
+
+
+def test_a_blank_name_in_validation_data_does_not_hide_the_attributes_name(stack: Stack) -> None:
+    event = cognito_event(**{"custom:kvk_number": "68750110", "custom:company_name": "Test NV Katrien"})
+    event["request"]["validationData"] = {"custom:company_name": " "}
+    spec = functions()["PreSignUpFunction"]
+    from local.lambda_runtime import LambdaContext
+
+    with pytest.raises(SignUpRefused) as refused:
+        load_handler(spec)(event, LambdaContext(spec))
+    assert refused.value.code == "TRADE_NAME_MISMATCH"  # the attribute's name was checked, not skipped

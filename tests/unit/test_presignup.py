@@ -242,12 +242,12 @@ def test_two_different_malformed_numbers_conflict() -> None:
     assert refusal(same).code == "INVALID_FORMAT"
 
 
-def test_the_name_in_validation_data_is_the_one_checked() -> None:
-    cognito = event(
-        {KVK_ATTRIBUTE: "68750110", NAME_ATTRIBUTE: "Test BV Donald"},
-        validation={NAME_ATTRIBUTE: "Bakkerij De Hoek"},
-    )
-    assert refusal(cognito).code == "TRADE_NAME_MISMATCH"
+def test_the_name_in_validation_data_is_checked_and_must_agree_with_the_attribute() -> None:
+    only_there = event({KVK_ATTRIBUTE: "68750110"}, validation={NAME_ATTRIBUTE: "Bakkerij De Hoek"})
+    assert refusal(only_there).code == "TRADE_NAME_MISMATCH"
+    # Otherwise the checked one could differ from the one kept on the user.
+    both = event({KVK_ATTRIBUTE: "68750110", NAME_ATTRIBUTE: "Test BV Donald"}, validation={NAME_ATTRIBUTE: "Other BV"})
+    assert refusal(both).code == "COMPANY_NAME_CONFLICT"
     from_attributes = event({KVK_ATTRIBUTE: "68750110", NAME_ATTRIBUTE: "Bakkerij De Hoek"}, validation={})
     assert refusal(from_attributes).code == "TRADE_NAME_MISMATCH"
 

@@ -22,7 +22,7 @@ from kvkgate.app import watch as watching
 from kvkgate.clock import Deadline
 from kvkgate.config import ConfigError, Settings
 from kvkgate.domain.contracts import ValidationRequest
-from kvkgate.domain.numbers import NumberFormatError, parse_kvk_number
+from kvkgate.domain.numbers import NumberFormatError, parse_branch_number, parse_kvk_number, parse_rsin
 from kvkgate.domain.outcomes import CONFIGURATION_ERROR, KVK_BUSY, TooManyRequests
 from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry, WatchList
 from kvkgate.domain.verify import Policy, validate
@@ -128,28 +128,33 @@ def check_sign_up(
 
 
 def _claimed(event: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """The number (and name) the person claims. ValidationData first: pools that keep the KVK
-    attributes out of the app client's write attributes pass them there. Given both ways, they
-    must agree, or one could be checked and the other kept."""
+    """The number, name, branch number and RSIN the person claims. ValidationData first: pools that
+    keep the KVK attributes out of the app client's write attributes pass them there. Given both
+    ways, each must agree, or one could be checked and the other kept on the user."""
     request = _mapping(event.get("request"))
     sources = [_strings(request.get("validationData")), _strings(request.get("userAttributes"))]
     numbers = [found[settings.kvk_number_attribute] for found in sources if found.get(settings.kvk_number_attribute)]
-    names = [found[settings.company_name_attribute] for found in sources if found.get(settings.company_name_attribute)]
     if not numbers or not numbers[0].strip():
         raise SignUpRefused("KVK_NUMBER_MISSING")
     if len({_digits(number) for number in numbers}) > 1:
         raise SignUpRefused("KVK_NUMBER_CONFLICT")
     fields: dict[str, Any] = {"kvkNumber": numbers[0]}
-    if names and names[0].strip():
-        fields["tradeName"] = names[0]
-    for field, attribute in (("branchNumber", settings.branch_number_attribute), ("rsin", settings.rsin_attribute)):
-        given = next((found[attribute] for found in sources if found.get(attribute, "").strip()), None)
-        if given is not None:
-            fields[field] = given  # optional checks, free Zoeken like the rest of the decision
+    attributes = (
+        ("tradeName", settings.company_name_attribute, "COMPANY_NAME_CONFLICT", _same_name),
+        ("branchNumber", settings.branch_number_attribute, "BRANCH_NUMBER_CONFLICT", _without_spaces),
+        ("rsin", settings.rsin_attribute, "RSIN_CONFLICT", _without_spaces),
+    )
+    for field, attribute, conflict, same in attributes:
+        # A blank value is no value: it must not hide the other, which would then be kept unchecked.
+        given = [found[attribute] for found in sources if found.get(attribute, "").strip()]
+        if len({same(value) for value in given}) > 1:
+            raise SignUpRefused(conflict)
+        if given:
+            fields[field] = given[0]  # the name, and the optional checks: free Zoeken like the rest
     try:
         ValidationRequest.model_validate(fields)
     except ValidationError as error:
-        raise _refusal_for(error, numbers[0]) from None
+        raise _refusal_for(error, fields) from None
     return fields
 
 
@@ -167,10 +172,24 @@ def _digits(number: str) -> str:
         return number.strip()
 
 
-def _refusal_for(error: ValidationError, number: str) -> SignUpRefused:
-    fields = {str(item["loc"][0]) for item in error.errors(include_url=False) if item.get("loc")}
-    if "kvkNumber" in fields:  # the request is validated by alias
-        return SignUpRefused("INVALID_FORMAT", _sentence("INVALID_FORMAT", "", number))
+def _same_name(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _without_spaces(number: str) -> str:
+    return "".join(number.split())
+
+
+def _refusal_for(error: ValidationError, fields: dict[str, Any]) -> SignUpRefused:
+    wrong = {str(item["loc"][0]) for item in error.errors(include_url=False) if item.get("loc")}
+    if "kvkNumber" in wrong:  # the request is validated by alias
+        return SignUpRefused("INVALID_FORMAT", _sentence("INVALID_FORMAT", "", fields["kvkNumber"]))
+    for field, parse in (("branchNumber", parse_branch_number), ("rsin", parse_rsin)):
+        if field in wrong:  # too long to be read at all: the number's own format sentence, at its field
+            try:
+                parse(fields[field])
+            except NumberFormatError as malformed:
+                return SignUpRefused("INVALID_FORMAT", malformed.message)
     return SignUpRefused("INVALID_COMPANY_NAME")
 
 

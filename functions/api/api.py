@@ -62,9 +62,10 @@ ROUTES = {
     "POST /v1/trade-names/check": trade_name_check,
     "POST /v1/watches": watches,
 }
-# Every call of these pays KVK (a watch: a call a month, for as long as it lasts): authenticated
-# callers only, unless PUBLIC_PAID_ROUTES opens them.
-PAID_ROUTES = ("GET /v1/companies/{kvkNumber}", "POST /v1/trade-names/check", "POST /v1/watches")
+# Every call of these pays KVK: authenticated callers only, unless PUBLIC_PAID_ROUTES opens them.
+PAID_ROUTES = ("GET /v1/companies/{kvkNumber}", "POST /v1/trade-names/check")
+# A watch costs a call a month for as long as it lasts, and no anonymous cap counts it: never opened.
+ALWAYS_AUTHENTICATED = ("POST /v1/watches",)
 
 
 # What this function cannot serve without (template.yaml sets them): checked before each request's
@@ -86,7 +87,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ROUTES,
         deadline_seconds=env.settings.http_deadline_seconds,
         caller_scope=env.caller_scope,
-        authenticated_routes=() if env.settings.public_paid_routes else PAID_ROUTES,
+        authenticated_routes=ALWAYS_AUTHENTICATED + (() if env.settings.public_paid_routes else PAID_ROUTES),
         allowed_origins=env.settings.allowed_origins,
         default_language=env.settings.default_language,
         clock=env.clock,

@@ -102,7 +102,20 @@ def test_the_template_protects_the_paid_routes_and_nothing_else() -> None:
     assert with_jwt.security["GET /v1/companies/{kvkNumber}"] == ("jwt",)
     assert (with_jwt.jwt_issuer, with_jwt.jwt_audience) == (ISSUER, ("signup-app",))
     demo = RouteAccess.from_template({"PublicPaidRoutes": "true"})
-    assert not any(demo.security.values())
+    assert {route for route, schemes in demo.security.items() if schemes} == {"POST /v1/watches"}
+
+
+def test_public_paid_routes_never_open_watches(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch costs a Zoeken call a month for as long as it lasts, and no anonymous cap counts it."""
+    monkeypatch.setenv("PUBLIC_PAID_ROUTES", "true")
+    root.reset()
+    body = {"kvkNumber": "68750110", "customerId": "anon-1"}
+    demo = with_access(api, PublicPaidRoutes="true")
+    assert demo.call("POST", "/v1/watches", body).status == 403  # at the gateway
+    no_authorizer = Api(HttpApi(functions().values(), RouteAccess(security={})), api.aws)
+    refused = no_authorizer.call("POST", "/v1/watches", body)  # and in the function, told the routes are open
+    assert (refused.status, refused.body["code"]) == (403, "AUTHENTICATION_REQUIRED")
+    assert api.kvk_calls()["totalCalls"] == 0
 
 
 def test_users_cannot_rewrite_their_kvk_attributes_in_the_demo_pool() -> None:

@@ -178,6 +178,21 @@ def test_a_common_prefix_costs_one_call_per_ttl_for_everyone(api: Api) -> None:
     assert searches(api) == calls
 
 
+def test_invisible_characters_cannot_turn_a_cached_question_into_a_new_kvk_call(api: Api) -> None:
+    search(api, "bakkerij ")
+    calls = searches(api)
+    for pasted in ("bakkerij\u200b ", "\ufeffbakkerij ", "bakke\u2060rij ", "bakkerij\u00ad "):
+        assert search(api, pasted).body["results"]
+    assert searches(api) == calls
+
+
+@pytest.mark.parametrize("q", ["\x00\x00\x00bakkerij ", "bakkerij\x01", "bak\x7fkerij"])
+def test_control_characters_in_the_search_text_are_a_400_at_q_without_a_kvk_call(api: Api, q: str) -> None:
+    refused = search(api, q)
+    assert refused.status == 400 and [item["field"] for item in refused.body["errors"]] == ["q"]
+    assert searches(api) == 0
+
+
 @pytest.mark.parametrize("q", ["zzq", "qwerty", "xylofoonbouw", "aaab", "grondwerk"])
 def test_no_request_asks_kvk_more_than_the_stated_number_of_questions(api: Api, q: str) -> None:
     search(api, q)

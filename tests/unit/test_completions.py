@@ -38,6 +38,7 @@ def test_a_flood_of_answers_cannot_lift_a_word_past_its_cap() -> None:
     for _ in range(LEARNED_CAP):
         completions.learn(["Bakkerijnaam X"])
     assert completions.weight("bakkerijnaam") == capped
+    assert completions.seen("bakkerijnaam") == LEARNED_CAP  # so it is forgotten like any word seen that often
     assert completions.complete("bakk", 2)[0] in ("bakker", "bakkerij")  # the common words stay first
 
 

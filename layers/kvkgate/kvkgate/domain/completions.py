@@ -105,7 +105,8 @@ class Completions:
             for word in words:
                 if word not in self._learned:
                     self._sorted = None
-                self._learned[word] = self._learned.get(word, 0) + 1
+                # Counted up to the cap only: a flooded word is then forgotten like any word seen that often.
+                self._learned[word] = min(self._learned.get(word, 0) + 1, LEARNED_CAP)
             if len(self._learned) > self.capacity:
                 self._forget()
 
@@ -116,7 +117,7 @@ class Completions:
         self._sorted = None
 
     def seen(self, word: str) -> int:
-        """In how many of KVK's answers ``word`` was learned (capped in the ranking, not here)."""
+        """In how many of KVK's answers ``word`` was learned, up to LEARNED_CAP."""
         return self._learned.get(word, 0)
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -323,6 +324,11 @@ class SearchRequest(Request):
     @field_validator("q")
     @classmethod
     def _q(cls, value: str) -> str:
+        # One text, one cache key: invisible format characters (a zero-width space pasted along, a BOM)
+        # are dropped and the text composed, so they cannot make everyone's cached answer a new KVK call.
+        value = "".join(char for char in unicodedata.normalize("NFC", value) if unicodedata.category(char) != "Cf")
+        if any(unicodedata.category(char) == "Cc" and not char.isspace() for char in value):
+            raise PydanticCustomError("unprintable", "letters, digits and punctuation only")  # NUL is no name
         trimmed = value.strip(" ")  # spaces only: the rule docs/openapi.yaml states as a pattern
         if len(trimmed) < 2:
             raise PydanticCustomError("blank_query", "at least 2 characters besides spaces")

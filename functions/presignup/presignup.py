@@ -41,7 +41,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with texts.speaking(language_of(event, env.settings)):
         try:
             ready = functools.partial(env.require, *SETTINGS)
-            watch_list = env.watch_list if env.settings.watch_customers else None
             check_sign_up(
                 event,
                 env.registry,
@@ -51,7 +50,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 env.policy,
                 env.settings,
                 ready,
-                watch_list,
             )
         except SignUpRefused as refusal:
             metrics.add_metric(name="SignUpRefused", unit="Count", value=1)

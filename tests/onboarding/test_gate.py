@@ -178,6 +178,14 @@ def test_a_confirmed_user_without_a_decision_is_decided_and_the_decision_recorde
     assert stack.aws is not None
     cognito, pool = user_pool()
     event = cognito_event(**{"custom:kvk_number": "69599084"})
+    confirm(stack, monkeypatch, cognito, pool, event)
+    recorded = decision(cognito, pool, event["userName"])
+    assert recorded is not None and recorded["verdict"] == "valid"
+
+
+def confirm(stack: Stack, monkeypatch: pytest.MonkeyPatch, cognito: Any, pool: str, event: dict[str, Any]) -> None:
+    """The user of a sign-up the trigger let in is created and confirms; the worker decides what was queued."""
+    assert stack.aws is not None
     created(cognito, pool, event)
     stack.aws.as_deployed("PostConfirmationFunction", monkeypatch)
     confirmation = {
@@ -192,8 +200,28 @@ def test_a_confirmed_user_without_a_decision_is_decided_and_the_decision_recorde
     monkeypatch.setenv("USER_POOL_ID", pool)
     root.reset()
     assert work_through(stack, queued(stack)) == []
-    recorded = decision(cognito, pool, event["userName"])
-    assert recorded is not None and recorded["verdict"] == "valid"
+
+
+def test_sign_ups_never_confirmed_are_not_watched_and_a_confirmed_one_is(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cognito's SignUp is anonymous: repeated with one company's number, it must not fill that company's
+    watchers (at most 100 a number) with users that never come to exist, nor cost a Zoeken a month each."""
+    assert stack.aws is not None
+    stack.aws.as_deployed("PreSignUpFunction", monkeypatch)
+    root.reset()
+    for attempt in range(5):
+        event = cognito_event(**{"custom:kvk_number": "69599084"})
+        event["userName"] = f"never-confirmed-{attempt}"
+        assert invoke("PreSignUpFunction", event) == event
+    watch_list = root.environment().watch_list
+    assert watch_list is not None and watch_list.watched("69599084") is None
+    cognito, pool = user_pool()
+    event = cognito_event(**{"custom:kvk_number": "69599084"})
+    confirm(stack, monkeypatch, cognito, pool, event)
+    watch_list = root.environment().watch_list
+    watched = watch_list.watched("69599084") if watch_list is not None else None
+    assert watched is not None and watched.customers == (event["userName"],)
 
 
 def test_the_worker_waits_for_a_user_cognito_has_not_created_yet(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,21 +18,17 @@ from pydantic import ValidationError
 
 from kvkgate import telemetry
 from kvkgate.app import misconfiguration
-from kvkgate.app import watch as watching
 from kvkgate.clock import Deadline
 from kvkgate.config import ConfigError, Settings
 from kvkgate.domain.contracts import ValidationRequest
 from kvkgate.domain.numbers import NumberFormatError, parse_branch_number, parse_kvk_number, parse_rsin
 from kvkgate.domain.outcomes import CONFIGURATION_ERROR, KVK_BUSY, TooManyRequests
-from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry, WatchList
+from kvkgate.domain.ports import SIGNED_UP, Publisher, Registry
 from kvkgate.domain.verify import Policy, validate
 from kvkgate.texts import Language, say, supported
 
 logger = logging.getLogger(__name__)
 EXTERNAL_PROVIDER = "PreSignUp_ExternalProvider"
-# Putting a number on the watch list writes three items; only while Cognito still waits for that
-# (the worker records the watch again when it records the decision, so nothing is lost).
-WATCH_WRITES = 3
 
 
 class SignUpRefused(Exception):
@@ -49,10 +45,6 @@ def language_of(event: object, settings: Settings) -> Language:
     metadata = _mapping(_mapping(event).get("request")).get("clientMetadata")
     chosen = supported(metadata.get("language")) if isinstance(metadata, Mapping) else None
     return chosen or settings.signup_message_language
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -79,7 +71,6 @@ def check_sign_up(
     policy: Policy,
     settings: Settings,
     ready: Callable[[], None] | None = None,
-    watch_list: WatchList | None = None,
 ) -> None:
     """Return to allow the sign-up; raise :class:`SignUpRefused` to refuse it.
 
@@ -115,8 +106,6 @@ def check_sign_up(
         if result.verdict != "unverified":
             if result.checks.trade_name.result == "unconfirmed":
                 _ask_for_recheck(event, fields, publisher, timing, settings)  # the name, from the paid allowance
-            if watch_list is not None and timing.hard.allows(WATCH_WRITES * timing.aws_call):
-                watching.record(watch_list, result, _text(event.get("userName")), registry, timing.decision)
             return
         unverified = result.reasons[-1].code  # the part KVK could not answer comes last
     # Check again later, asynchronously, whatever we decide now.

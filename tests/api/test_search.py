@@ -193,6 +193,15 @@ def test_control_characters_in_the_search_text_are_a_400_at_q_without_a_kvk_call
     assert searches(api) == 0
 
 
+def test_an_unfinished_word_asks_about_its_likeliest_completion_only(api: Api) -> None:
+    """zwem: zwemschool, far likelier than zwemmen or zwembad, is the one question even when KVK holds none:
+    asking on down the list cost a call a keystroke in long brand names and found no company sooner."""
+    completions = root.environment().completions
+    assert completions is not None and completions.complete("zwem", 4)[0] == "zwemschool"
+    assert search(api, "zwem").body["results"] == []
+    assert searches(api) == 1
+
+
 @pytest.mark.parametrize("q", ["zzq", "qwerty", "xylofoonbouw", "aaab", "grondwerk"])
 def test_no_request_asks_kvk_more_than_the_stated_number_of_questions(api: Api, q: str) -> None:
     search(api, q)

@@ -164,13 +164,16 @@ class _Plan:
 
     def lone_word(self, typed: Typed, guesses: list[str], completions: Completions | None) -> None:
         """Nothing finished yet: the whole words the typed letters most likely begin. KVK is asked about
-        the next likely word while nothing has been found, or when it is nearly as likely as the first
-        (``bakk``: bakker and bakkerij); cached answers are read regardless."""
+        the likeliest, and about another only when it is nearly as likely (``bakk``: bakker and
+        bakkerij), so the typed letters themselves (a brand no vocabulary holds) are asked about once no
+        known word begins with them; cached answers are read regardless. Asking on while nothing was
+        found cost a call in every request of a long brand name and found no company sooner
+        (make bench-search)."""
         questions = _questions_for(typed.unfinished.casefold(), guesses)
         first = completions.weight(questions[0]) if completions is not None and questions else 0.0
-        for word in questions:
+        for rank, word in enumerate(questions):
             close = completions is not None and completions.weight(word) >= first * CLOSE_SECOND
-            self.use((word,), may_ask=self.found() == 0 or close)
+            self.use((word,), may_ask=rank == 0 or close)
 
     def found(self) -> int:
         return sum(len(answer.value.items) for answer in self.answers if answer.value is not None)

@@ -77,14 +77,18 @@ MODULES: dict[str, tuple[str, ...]] = {
     # The worker's tests start a moto stack and the KVK sandbox (seconds each): the unit tests kill first.
     "app/onboarding.py": (
         "tests/unit/test_onboarding.py",
+        "tests/unit/test_gate.py",
         "tests/onboarding/test_worker.py",
         "tests/onboarding/test_misconfiguration.py",
+        "tests/onboarding/test_gate.py",
     ),
     "app/presignup.py": (
         "tests/unit/test_presignup.py",
+        "tests/unit/test_gate.py",
         "tests/onboarding/test_presignup.py",
         "tests/onboarding/test_presignup_limits.py",
         "tests/onboarding/test_misconfiguration.py",
+        "tests/onboarding/test_gate.py",
     ),
     "kvk/keys.py": ("tests/unit/test_secrets_config.py", "tests/unit/test_client.py"),
     # The log filters: botocore's (Secrets Manager bodies) and httpcore's (KVK's gateway echoes the key).

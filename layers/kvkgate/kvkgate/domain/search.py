@@ -175,9 +175,6 @@ class _Plan:
             close = completions is not None and completions.weight(word) >= first * CLOSE_SECOND
             self.use((word,), may_ask=rank == 0 or close)
 
-    def found(self) -> int:
-        return sum(len(answer.value.items) for answer in self.answers if answer.value is not None)
-
 
 def _questions_for(unfinished: str, guesses: list[str]) -> list[str]:
     """What to ask KVK about the word being typed, most likely first: its likely completions, then the

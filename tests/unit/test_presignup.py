@@ -450,6 +450,14 @@ def test_a_branch_number_of_the_company_signs_up_without_another_kvk_call() -> N
     assert registry.asked == ["registrations"]
 
 
+def test_the_same_branch_number_in_both_attribute_maps_is_no_conflict_however_it_is_spaced() -> None:
+    cognito = event(
+        {KVK_ATTRIBUTE: "68750110", "custom:branch_number": "0000 3717 8598"},
+        validation={"custom:branch_number": "000037178598"},
+    )
+    sign_up(cognito)  # allowed: one branch number, written two ways
+
+
 def test_another_companys_branch_number_is_refused_with_a_sentence() -> None:
     refused = refusal(event({KVK_ATTRIBUTE: "68750110", "custom:branch_number": "990000541921"}))
     assert refused.code == "BRANCH_MISMATCH"

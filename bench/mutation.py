@@ -66,13 +66,16 @@ from bench.common import ROOT, table
 # The modules to mutate (under layers/kvkgate/kvkgate/) and the tests that hold each one's promises:
 # a folder ("tests/onboarding/"), a file, or one test ("file.py::test_name"). Prefer fast unit tests.
 MODULES: dict[str, tuple[str, ...]] = {
-    "domain/verify.py": ("tests/unit/test_verify.py",),
+    # Branch and RSIN checks (#21), the gate's unconfirmed names (#19).
+    "domain/verify.py": ("tests/unit/test_verify.py", "tests/unit/test_gate.py", "tests/api/test_branch_and_rsin.py"),
     "aws/cache.py": (
         "tests/unit/test_cache.py",
         "tests/unit/test_cache_writes_failing.py",
         "tests/unit/test_registry.py",
+        "tests/unit/test_watch.py",  # a signal makes the cached answers about its number unusable (#23)
     ),
-    "aws/limits.py": ("tests/unit/test_limits.py", "tests/unit/test_limiter_lead.py"),
+    # The gate's share of the rate (#19).
+    "aws/limits.py": ("tests/unit/test_limits.py", "tests/unit/test_limiter_lead.py", "tests/unit/test_gate.py"),
     "aws/callers.py": ("tests/unit/test_callers.py",),
     # The worker's tests start a moto stack and the KVK sandbox (seconds each): the unit tests kill first.
     "app/onboarding.py": (
